@@ -1,0 +1,282 @@
+"""Run many small tasks on the configured backend and hand back results as they finish.
+
+Every algorithm of the plugin is a stream of independent tasks (a tile, a feature).
+``Backend.run`` keeps a bounded number of them in flight, yields each result as soon as
+it is ready (so the caller can write it and report progress), stops everything when the
+user cancels, and turns a worker's exception into a ``TaskFailed`` that names the task.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing.spawn
+import threading
+import time
+from queue import Empty, SimpleQueue
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Cancelled, SitsError, TaskFailed, WorkItemError
+from .config import BackendConfig, BackendMode
+from .interpreter import worker_python
+
+#: How often a wait for results looks at the cancel flag; cancel returns within this.
+CANCEL_POLL_SECONDS = 0.1
+#: How long to try to reach an existing scheduler before telling the user it is down.
+SCHEDULER_CONNECT_SECONDS = 5
+
+IsCancelled = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: a picklable function, its arguments, and a label for messages.
+
+    The label ("tile rows 0-512, columns 512-1024", "feature 'a12'") is what the user
+    reads when the task fails, so it says which part of the input it covers.
+    """
+
+    label: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """Run a task's function in a worker.
+
+    Submitting through this wrapper keeps the user's keyword arguments apart from
+    ``Client.submit``'s own (``key``, ``pure``, ``workers``...).
+    """
+    return func(*args, **kwargs)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The worker's message in words, without a traceback."""
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return (
+            "the worker process running it died (often: out of memory; lower the chunk"
+            " size or raise the memory per worker)"
+        )
+    text = str(exc).strip()
+    return f"{name}: {text}" if text else name
+
+
+def task_failed(label: str, exc: BaseException) -> TaskFailed:
+    """The error to raise for a failed task, naming the item that failed in it."""
+    if isinstance(exc, WorkItemError):
+        return TaskFailed(exc.label, exc.message)
+    return TaskFailed(label, describe_exception(exc))
+
+
+class Backend:
+    """A place to run tasks: local processes, threads, the calling thread, or a cluster.
+
+    Start-up costs one to two seconds for local processes, so one backend is kept per
+    QGIS session (see ``session``) and reused by every run.
+    """
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+        self._client: Any = None
+        self._cluster: Any = None
+        self._saved_executable: str | None = None
+        self._lock = threading.Lock()
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the workers or connect to the scheduler; does nothing if already done."""
+        with self._lock:
+            if self._client is not None or self.config.mode is BackendMode.SEQUENTIAL:
+                return
+            from distributed import Client, LocalCluster
+
+            mode = self.config.mode
+            if mode is BackendMode.SCHEDULER:
+                self._client = self._connect(Client)
+                return
+            memory = (
+                f"{self.config.memory_per_worker_mib}MiB"
+                if self.config.memory_per_worker_mib
+                else "auto"
+            )
+            if mode is BackendMode.PROCESSES:
+                # Kept for the cluster's whole life, not only its start: the nanny
+                # restarts a dead worker with the same interpreter setting.
+                self._saved_executable = multiprocessing.spawn.get_executable()
+                multiprocessing.spawn.set_executable(worker_python())
+            try:
+                self._cluster = LocalCluster(
+                    n_workers=self.config.workers if mode is BackendMode.PROCESSES else 1,
+                    threads_per_worker=1 if mode is BackendMode.PROCESSES else self.config.workers,
+                    processes=mode is BackendMode.PROCESSES,
+                    memory_limit=memory,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster, set_as_default=False)
+            except Exception:
+                self._close_locked()
+                raise
+
+    def _connect(self, client_class: Any) -> Any:
+        address = self.config.scheduler_address.strip()
+        try:
+            return client_class(
+                address, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False
+            )
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SitsError(
+                f"Cannot reach the dask scheduler at '{address}' (setting 'Dask scheduler"
+                f" address'): {describe_exception(exc)}. Check that the scheduler runs"
+                " and the address is right, or choose local worker processes.",
+                parameter="scheduler address",
+            ) from None
+
+    def close(self) -> None:
+        """Stop the workers (or disconnect from the cluster) and release everything."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+        if self._saved_executable is not None:
+            multiprocessing.spawn.set_executable(self._saved_executable)
+            self._saved_executable = None
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (None in sequential mode or before start)."""
+        return self._client
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the local workers (empty for threads and sequential modes)."""
+        if self._cluster is None or self.config.mode is not BackendMode.PROCESSES:
+            return []
+        return [w.process.pid for w in self._cluster.workers.values() if w.process]
+
+    # -- running ----------------------------------------------------------------------
+    def run(
+        self, tasks: Iterable[Task], is_cancelled: IsCancelled | None = None
+    ) -> Iterator[tuple[Task, Any]]:
+        """Yield ``(task, result)`` pairs in the order the tasks finish.
+
+        At most ``config.max_in_flight`` tasks are submitted and not yet consumed, so
+        memory stays bounded whatever the number of tasks. Raises ``Cancelled`` soon
+        after ``is_cancelled()`` turns true and ``TaskFailed`` on the first failing task;
+        in both cases, and when the caller stops iterating, the remaining tasks are
+        cancelled before control returns.
+        """
+        cancelled = is_cancelled or (lambda: False)
+        if self.config.mode is BackendMode.SEQUENTIAL:
+            yield from self._run_here(tasks, cancelled)
+            return
+        self.start()
+        yield from self._run_distributed(tasks, cancelled)
+
+    @staticmethod
+    def _run_here(tasks: Iterable[Task], cancelled: IsCancelled) -> Iterator[tuple[Task, Any]]:
+        for task in tasks:
+            if cancelled():
+                raise Cancelled()
+            try:
+                result = task.func(*task.args, **task.kwargs)
+            except Exception as exc:
+                raise task_failed(task.label, exc) from exc
+            yield task, result
+
+    def _run_distributed(
+        self, tasks: Iterable[Task], cancelled: IsCancelled
+    ) -> Iterator[tuple[Task, Any]]:
+        client = self._client
+        queue = iter(tasks)
+        pending: dict[Any, Task] = {}
+        # Filled by the client's event loop thread as futures finish: a blocking get
+        # with a short timeout wakes up at once for a result and regularly for cancel.
+        finished: SimpleQueue[Any] = SimpleQueue()
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(pending) < self.config.max_in_flight:
+                    task = next(queue, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    future = client.submit(_call, task.func, task.args, task.kwargs, pure=False)
+                    pending[future] = task
+                    future.add_done_callback(finished.put)
+                if not pending:
+                    return
+                try:
+                    future = finished.get(timeout=CANCEL_POLL_SECONDS)
+                except Empty:
+                    future = None
+                if cancelled():
+                    raise Cancelled()
+                if future is None:
+                    continue
+                task = pending.pop(future)
+                if future.status != "finished":
+                    raise task_failed(task.label, future.exception())
+                result = future.result()
+                future.release()
+                yield task, result
+        finally:
+            if pending:
+                self._abort(list(pending))
+
+    def _abort(self, futures: list[Any]) -> None:
+        """Cancel outstanding tasks and stop those already running in local workers.
+
+        A running Python function cannot be interrupted inside a worker, so local worker
+        processes busy with our tasks are restarted (in the background, so that cancel
+        returns at once). Workers of a shared cluster are never restarted, and threads
+        cannot be: their current task runs to its end.
+        """
+        client = self._client
+        keys = {f.key for f in futures}
+        busy: list[str] = []
+        if self.config.mode is BackendMode.PROCESSES:
+            try:
+                busy = [w for w, ks in client.processing().items() if keys.intersection(ks)]
+            except Exception:  # the scheduler may be gone already; nothing left to stop
+                busy = []
+        client.cancel(futures, force=True)
+        if busy:
+            threading.Thread(
+                target=self._restart_workers, args=(busy,), daemon=True, name="sits-restart"
+            ).start()
+
+    def _restart_workers(self, workers: list[str]) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.restart_workers(workers, timeout=30, raise_for_error=False)
+        except Exception:  # backend closed meanwhile: the processes are gone anyway
+            logging.getLogger(__name__).debug("worker restart after cancel failed", exc_info=True)
+
+    def wait_until_idle(self, timeout: float = 30.0) -> bool:
+        """Whether all workers are up and idle within ``timeout`` seconds (for tests and
+        for a run that follows a cancel)."""
+        if self._client is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self._client.scheduler_info()
+            workers = info.get("workers", {})
+            expected = self.config.workers if self.config.mode is BackendMode.PROCESSES else 1
+            if len(workers) >= expected and not any(
+                self._client.processing().values()
+            ):
+                return True
+            time.sleep(0.1)
+        return False

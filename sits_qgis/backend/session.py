@@ -1,0 +1,39 @@
+"""One backend per QGIS session: started on first use, reused, stopped at unload.
+
+Starting local workers costs one to two seconds; keeping them between runs makes the
+second run of an algorithm start at once. A run with different settings replaces the
+backend.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .config import BackendConfig
+from .runner import Backend
+
+_lock = threading.Lock()
+_backend: Backend | None = None
+
+
+def get_backend(config: BackendConfig) -> Backend:
+    """The session's backend for ``config``, started if needed."""
+    global _backend
+    with _lock:
+        if _backend is not None and _backend.config != config:
+            _backend.close()
+            _backend = None
+        if _backend is None:
+            _backend = Backend(config)
+        backend = _backend
+    backend.start()
+    return backend
+
+
+def shutdown() -> None:
+    """Stop the session's backend, if one was started (the plugin's unload calls this)."""
+    global _backend
+    with _lock:
+        if _backend is not None:
+            _backend.close()
+            _backend = None

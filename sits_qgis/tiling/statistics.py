@@ -1,0 +1,301 @@
+"""Exact statistics of one raster band, computed tile by tile in worker processes.
+
+GeoUtils' ``get_stats`` computes its statistics on a raster in memory, and its tiled
+collect can only combine sums, counts, minima and maxima. Here every statistic is
+exact out of core:
+
+- moments (count, sum, sum of squares, mean, standard deviation) combine per-tile
+  float64 partial results (Chan's parallel update for the variance, ``math.fsum`` for
+  sums) and equal numpy's float64 results to ~1e-15 relative;
+- median, percentiles and NMAD are order statistics found by radix selection
+  (``quantiles``) and then passed through numpy's own functions, so they are the very
+  values numpy returns on the whole band.
+
+Passes over the raster: 1 (moments + key histogram), then usually 1 to collect the
+median/percentile candidates, then 2 for the median absolute deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..backend import Backend
+from ..backend.runner import IsCancelled
+from .engine import Progress, resolve_backend, run_tiles
+from .grid import TileWindow, tile_grid
+from .quantiles import (
+    Query,
+    Selector,
+    combine,
+    evaluate,
+    first_query,
+    median_from,
+    median_ranks,
+    percentile_from,
+    quantile_ranks,
+)
+from .reader import RasterInfo, check_bands, raster_info, read_valid_values
+
+NMAD_FACTOR = 1.4826
+#: The percentiles the statistics need: quartiles for the IQR, and P90.
+PERCENTILES = (25, 75, 90)
+#: Share of the progress bar given to each pass (the first pass does the most work).
+PASS_WEIGHTS = (0.4, 0.2, 0.25, 0.15)
+
+STATISTIC_NAMES = (
+    "MEAN",
+    "MEDIAN",
+    "MIN",
+    "MAX",
+    "SUM",
+    "SUM_SQUARES",
+    "STD",
+    "COUNT",
+    "TOTAL_COUNT",
+    "VALID_PERCENT",
+    "P90",
+    "IQR",
+    "NMAD",
+    "RMSE",
+)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Sums and extremes of a set of values, mergeable across tiles."""
+
+    count: int = 0
+    total: float = 0.0
+    sum_squares: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0  # sum of squared deviations from the mean
+    minimum: Any = None
+    maximum: Any = None
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Moments:
+        if values.size == 0:
+            return cls()
+        as_float = values.astype(np.float64)
+        total = float(as_float.sum())
+        mean = total / values.size
+        deviations = as_float - mean
+        return cls(
+            count=int(values.size),
+            total=total,
+            sum_squares=float(np.dot(as_float, as_float)),
+            mean=mean,
+            m2=float(np.dot(deviations, deviations)),
+            minimum=values.min(),
+            maximum=values.max(),
+        )
+
+
+def merge_moments(parts: Sequence[Moments]) -> Moments:
+    """One ``Moments`` for the union of the parts' values.
+
+    The variance uses Chan et al.'s pairwise update (stable, unlike summing squares);
+    sums use ``math.fsum`` so that their order (tiles finish in any order) cannot
+    change the result.
+    """
+    parts = [p for p in parts if p.count]
+    if not parts:
+        return Moments()
+    count = sum(p.count for p in parts)
+    total = math.fsum(p.total for p in parts)
+    mean = total / count
+    m2 = math.fsum(p.m2 + p.count * (p.mean - mean) ** 2 for p in parts)
+    return Moments(
+        count=count,
+        total=total,
+        sum_squares=math.fsum(p.sum_squares for p in parts),
+        mean=mean,
+        m2=m2,
+        minimum=min(p.minimum for p in parts),
+        maximum=max(p.maximum for p in parts),
+    )
+
+
+@dataclass
+class TileStatistics:
+    """Statistics of one tile, for the tile layer (computed on the tile in memory)."""
+
+    tile: TileWindow
+    total_count: int
+    count: int
+    mean: float | None = None
+    median: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    std: float | None = None
+    sum: float | None = None
+
+
+@dataclass
+class RasterStatistics:
+    """The statistics of a band; every statistic is None when no pixel is valid."""
+
+    values: dict[str, float | int | None]
+    tiles: list[TileStatistics] = field(default_factory=list)
+    passes: int = 0
+
+    def __getitem__(self, name: str) -> float | int | None:
+        return self.values[name]
+
+
+# -- worker side ------------------------------------------------------------------------
+def first_pass(
+    tile: TileWindow, path: str, band: int, queries: Sequence[Query], with_tile_stats: bool
+) -> tuple[int, Moments, list[object], TileStatistics | None]:
+    """Pixel count, moments and the first key histogram of one tile."""
+    values = read_valid_values(path, band, tile)
+    moments = Moments.of(values)
+    tile_stats = None
+    if with_tile_stats:
+        tile_stats = TileStatistics(tile, tile.height * tile.width, int(values.size))
+        if values.size:
+            tile_stats.mean = moments.mean
+            tile_stats.median = float(np.median(values))
+            tile_stats.minimum = float(moments.minimum)
+            tile_stats.maximum = float(moments.maximum)
+            tile_stats.std = math.sqrt(moments.m2 / values.size)
+            tile_stats.sum = moments.total
+    return tile.height * tile.width, moments, evaluate(values, queries), tile_stats
+
+
+def selection_pass(
+    tile: TileWindow, path: str, band: int, queries: Sequence[Query], centre: Any
+) -> list[object]:
+    """Answers of a selection pass for one tile, on the values or, when ``centre`` is
+    given, on their absolute deviations from it (computed exactly as numpy would)."""
+    values = read_valid_values(path, band, tile)
+    if centre is not None:
+        values = np.abs(values - centre)
+    return evaluate(values, queries)
+
+
+# -- main process -----------------------------------------------------------------------
+@dataclass
+class _Run:
+    """What every pass of one statistics run shares."""
+
+    info: RasterInfo
+    band: int
+    tiles: list[TileWindow]
+    backend: Backend
+    progress: Progress | None
+    is_cancelled: IsCancelled | None
+    passes: int = 0
+
+    def report(self, start: float, width: float) -> Callable[[float], None] | None:
+        if self.progress is None:
+            return None
+        outer = self.progress
+        return lambda fraction: outer(100.0 * min(1.0, start + width * fraction))
+
+    def run(self, per_tile: Callable[..., Any], *args: Any) -> list[Any]:
+        weight_start = sum(PASS_WEIGHTS[: min(self.passes, len(PASS_WEIGHTS))])
+        weight = PASS_WEIGHTS[min(self.passes, len(PASS_WEIGHTS) - 1)]
+        self.passes += 1
+        return [
+            result
+            for _, result in run_tiles(
+                per_tile,
+                self.tiles,
+                (self.info.path, self.band, *args),
+                backend=self.backend,
+                progress=self.report(min(weight_start, 0.95), weight),
+                is_cancelled=self.is_cancelled,
+            )
+        ]
+
+    def select(self, selector: Selector, dtype: np.dtype, centre: Any) -> dict[int, Any]:
+        """Run selection passes until every rank of ``selector`` is known."""
+        while not selector.done:
+            queries = selector.queries()
+            answers = self.run(selection_pass, queries, centre)
+            selector.feed(combine(queries, answers, dtype))
+        return selector.values()
+
+
+def _wanted_ranks(count: int) -> tuple[tuple[int, ...], dict[int, tuple[int, int, float]]]:
+    percentile_ranks = {
+        p: quantile_ranks(count, np.true_divide(p, 100)) for p in PERCENTILES
+    }
+    ranks = set(median_ranks(count))
+    for below, above, _ in percentile_ranks.values():
+        ranks.update((below, above))
+    return tuple(sorted(ranks)), percentile_ranks
+
+
+def raster_statistics(
+    path: str,
+    band: int = 1,
+    chunk_size: int = 512,
+    *,
+    backend: Backend | None = None,
+    progress: Progress | None = None,
+    is_cancelled: IsCancelled | None = None,
+    with_tile_stats: bool = False,
+) -> RasterStatistics:
+    """Exact statistics of the valid pixels (not nodata, not NaN) of one band.
+
+    ``progress`` receives a percentage. With ``with_tile_stats``, statistics of each tile
+    are returned too (for a tile layer).
+    """
+    info = raster_info(path)
+    check_bands(info, [band])
+    tiles = tile_grid(info.height, info.width, chunk_size, info.block_shape)
+    run = _Run(info, band, tiles, resolve_backend(backend), progress, is_cancelled)
+    dtype = np.dtype(info.dtypes[band - 1])
+    first = first_query(info.height * info.width)
+    results = run.run(first_pass, [first], with_tile_stats)
+    total_count = sum(r[0] for r in results)
+    moments = merge_moments([r[1] for r in results])
+    tile_stats = [r[3] for r in results] if with_tile_stats else []
+    values: dict[str, float | int | None] = dict.fromkeys(STATISTIC_NAMES)
+    values.update(COUNT=moments.count, TOTAL_COUNT=total_count)
+    values["VALID_PERCENT"] = 100.0 * moments.count / total_count if total_count else 0.0
+    if moments.count == 0:
+        return RasterStatistics(values, tile_stats, run.passes)
+
+    ranks, percentile_ranks = _wanted_ranks(moments.count)
+    selector = Selector(ranks, moments.count, dtype, size_hint=info.height * info.width)
+    selector.feed(combine([first], [r[2] for r in results], dtype))
+    order = run.select(selector, dtype, None)
+
+    median = median_from([order[r] for r in median_ranks(moments.count)], dtype)
+    percentiles = {
+        p: percentile_from(order[lo], order[hi], weight)
+        for p, (lo, hi, weight) in percentile_ranks.items()
+    }
+    # The deviations' dtype is whatever numpy gives for |values - median|.
+    deviation_dtype = np.abs(np.zeros(1, dtype=dtype) - median).dtype
+    deviation_selector = Selector(median_ranks(moments.count), moments.count, deviation_dtype)
+    deviations = run.select(deviation_selector, deviation_dtype, median)
+    mad = median_from([deviations[r] for r in median_ranks(moments.count)], deviation_dtype)
+
+    values.update(
+        MEAN=moments.mean,
+        MEDIAN=_plain(median),
+        MIN=_plain(moments.minimum),
+        MAX=_plain(moments.maximum),
+        SUM=moments.total,
+        SUM_SQUARES=moments.sum_squares,
+        STD=math.sqrt(moments.m2 / moments.count),
+        P90=_plain(percentiles[90]),
+        IQR=_plain(percentiles[75] - percentiles[25]),
+        NMAD=NMAD_FACTOR * _plain(mad),
+        RMSE=math.sqrt(moments.sum_squares / moments.count),
+    )
+    return RasterStatistics(values, tile_stats, run.passes)
+
+
+def _plain(value: Any) -> float | int:
+    """A numpy scalar as a Python number (ints stay ints), for callers and JSON."""
+    return value.item() if isinstance(value, np.generic) else value
