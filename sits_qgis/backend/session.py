@@ -7,6 +7,7 @@ backend.
 
 from __future__ import annotations
 
+import atexit
 import threading
 
 from .config import BackendConfig
@@ -25,6 +26,9 @@ def get_backend(config: BackendConfig) -> Backend:
             _backend = None
         if _backend is None:
             _backend = Backend(config)
+            # qgis_process and scripts exit without unloading the plugin: stop the
+            # workers then too, so that no process or semaphore is left behind.
+            atexit.register(shutdown)
         backend = _backend
     backend.start()
     return backend

@@ -1,0 +1,43 @@
+"""The plugin object QGIS holds: registers the Processing provider and the menu entry,
+and stops the backend's worker processes when the plugin is unloaded."""
+
+from __future__ import annotations
+
+from qgis.core import QgsApplication
+
+from .processing_provider.provider import SitsProvider
+from .ui.menu import PluginMenu
+
+
+class SitsPlugin:
+    """Loaded by QGIS desktop (``initGui``) and by qgis_process (``initProcessing`` only)."""
+
+    def __init__(self, iface) -> None:
+        self.iface = iface
+        self.provider: SitsProvider | None = None
+        self.menu: PluginMenu | None = None
+
+    def initProcessing(self) -> None:
+        """Register the ``sits`` provider (called once by qgis_process, by initGui in QGIS)."""
+        if self.provider is None:
+            self.provider = SitsProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self) -> None:
+        """Register the provider and add the plugin's menu entries."""
+        self.initProcessing()
+        if self.iface is not None:
+            self.menu = PluginMenu(self.iface)
+            self.menu.add()
+
+    def unload(self) -> None:
+        """Remove everything the plugin added and stop its worker processes."""
+        if self.menu is not None:
+            self.menu.remove()
+            self.menu = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+        from sits_qgis.backend.session import shutdown
+
+        shutdown()

@@ -1,0 +1,1 @@
+"""QGIS Processing: the ``sits`` provider and one module per algorithm."""

@@ -1,0 +1,95 @@
+"""What every algorithm of the provider shares: names, help, and running the engine.
+
+Algorithms stay thin: they read parameters, call the engine through ``run_engine``
+(which brings the backend from the settings, progress, cancel and user-facing errors),
+and declare outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.PyQt.QtCore import QCoreApplication
+
+from .settings import backend_config
+
+HELP_URL = "https://github.com/sits-qgis/sits-qgis#{anchor}"
+
+
+class Cancelled(Exception):
+    """The user cancelled; the algorithm returns without outputs."""
+
+
+class SitsAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set the class attributes and define the parameters."""
+
+    NAME = ""
+    DISPLAY_NAME = ""
+    GROUP = ""
+    GROUP_ID = ""
+    HELP = ""
+    HELP_ANCHOR = ""
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate(type(self).__name__, text)
+
+    def name(self) -> str:
+        return self.NAME
+
+    def displayName(self) -> str:
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self) -> str:
+        return self.tr(self.GROUP)
+
+    def groupId(self) -> str:
+        return self.GROUP_ID
+
+    def shortHelpString(self) -> str:
+        return self.tr(self.HELP)
+
+    def helpUrl(self) -> str:
+        return HELP_URL.format(anchor=self.HELP_ANCHOR)
+
+    def createInstance(self) -> SitsAlgorithm:
+        return type(self)()
+
+    def run_engine(self, feedback: QgsProcessingFeedback, call: Callable[..., Any]) -> Any:
+        """Run ``call(backend=..., progress=..., is_cancelled=...)`` with the backend of
+        the settings; engine errors become ``QgsProcessingException`` messages."""
+        with engine_errors():
+            from sits_qgis.backend import get_backend
+
+            backend = get_backend(backend_config())
+            return call(
+                backend=backend, progress=feedback.setProgress, is_cancelled=feedback.isCanceled
+            )
+
+
+@contextmanager
+def engine_errors() -> Iterator[None]:
+    """Turn the engine's errors into messages for the Processing log, never a traceback.
+
+    A cancel raises ``Cancelled`` (callers return no outputs); a user error keeps its
+    words and names its parameter; anything unexpected is reported with its type.
+    """
+    from sits_qgis.errors import Cancelled as EngineCancelled
+    from sits_qgis.errors import SitsError
+
+    try:
+        yield
+    except EngineCancelled:
+        raise Cancelled() from None
+    except SitsError as exc:
+        where = f"{exc.parameter}: " if exc.parameter else ""
+        raise QgsProcessingException(f"{where}{exc}") from None
+    except QgsProcessingException:
+        raise
+    except Exception as exc:  # a bug or an environment problem: say what, not where
+        raise QgsProcessingException(
+            f"Unexpected error ({type(exc).__name__}): {exc}. Please report it with the"
+            " Processing log."
+        ) from None

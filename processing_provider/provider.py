@@ -1,0 +1,40 @@
+"""The ``sits`` Processing provider."""
+
+from __future__ import annotations
+
+import os
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from . import settings
+from .raster_statistics import RasterStatisticsAlgorithm
+
+ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
+
+
+class SitsProvider(QgsProcessingProvider):
+    """Holds the algorithms and the backend settings."""
+
+    def id(self) -> str:
+        return "sits"
+
+    def name(self) -> str:
+        return "SITS"
+
+    def longName(self) -> str:
+        return "SITS - satellite image time series and tiled rasters"
+
+    def icon(self) -> QIcon:
+        return QIcon(ICON_PATH)
+
+    def load(self) -> bool:
+        settings.register()
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self) -> None:
+        settings.unregister()
+
+    def loadAlgorithms(self) -> None:
+        self.addAlgorithm(RasterStatisticsAlgorithm())

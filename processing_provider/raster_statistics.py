@@ -1,0 +1,220 @@
+"""Algorithm ``sits:rasterstatistics``: exact statistics of a raster band, tile by tile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from .base import Cancelled, SitsAlgorithm, engine_errors
+
+#: Output name -> description, in the order the outputs are declared.
+STATISTICS = {
+    "MEAN": "Mean",
+    "MEDIAN": "Median",
+    "MIN": "Minimum",
+    "MAX": "Maximum",
+    "SUM": "Sum",
+    "SUM_SQUARES": "Sum of squares",
+    "STD": "Standard deviation (population)",
+    "COUNT": "Number of valid pixels",
+    "TOTAL_COUNT": "Number of pixels",
+    "VALID_PERCENT": "Percentage of valid pixels",
+    "P90": "90th percentile",
+    "IQR": "Interquartile range (P75 - P25)",
+    "NMAD": "Normalised median absolute deviation",
+    "RMSE": "Root mean square",
+}
+
+#: Fields of the tile layer: (name, type, attribute of the engine's TileStatistics).
+TILE_FIELDS = (
+    ("row_min", QVariant.Int, None),
+    ("row_max", QVariant.Int, None),
+    ("col_min", QVariant.Int, None),
+    ("col_max", QVariant.Int, None),
+    ("total", QVariant.Int, "total_count"),
+    ("count", QVariant.Int, "count"),
+    ("valid_pct", QVariant.Double, None),
+    ("mean", QVariant.Double, "mean"),
+    ("median", QVariant.Double, "median"),
+    ("min", QVariant.Double, "minimum"),
+    ("max", QVariant.Double, "maximum"),
+    ("std", QVariant.Double, "std"),
+    ("sum", QVariant.Double, "sum"),
+)
+
+HELP = """Exact statistics of the valid pixels of one raster band, computed tile by tile in worker processes, so that rasters larger than memory can be summarised.
+
+Valid pixels are those that are neither the raster's nodata value nor NaN. The results are the numbers numpy would give on the whole band in memory: minimum, maximum, counts, median and percentiles exactly (the median and percentiles are found without approximation, unlike tiled tools that can only average per-tile results), mean, sum and standard deviation to floating-point precision.
+
+<b>Band</b>: the band to summarise (1 = first).
+<b>Chunk size</b>: width and height of a tile, in pixels. Tiles are moved onto the raster's storage blocks where that speeds up reading. Memory use depends on the chunk size and the number of workers, not on the raster's size.
+<b>Tiles</b> (optional): one polygon per tile with its pixel window and its own statistics, to see where values come from.
+
+Where the work runs (local worker processes, threads, or an existing dask cluster) is set in Settings > Options > Processing > Providers > SITS.
+
+Outputs: MEAN, MEDIAN, MIN, MAX, SUM, SUM_SQUARES, STD (population), COUNT (valid pixels), TOTAL_COUNT, VALID_PERCENT, P90, IQR (P75 - P25), NMAD (1.4826 x median absolute deviation from the median), RMSE (root mean square of the values). When no pixel is valid, the statistics are absent and the counts are 0."""
+
+
+class RasterStatisticsAlgorithm(SitsAlgorithm):
+    """GeoUtils' ``map_multiproc_collect`` + ``get_stats``, exact and in QGIS."""
+
+    NAME = "rasterstatistics"
+    DISPLAY_NAME = "Tiled raster statistics"
+    GROUP = "Tiled rasters"
+    GROUP_ID = "tiledrasters"
+    HELP = HELP
+    HELP_ANCHOR = "tiled-raster-statistics"
+
+    INPUT = "INPUT"
+    BAND = "BAND"
+    CHUNK_SIZE = "CHUNK_SIZE"
+    OUTPUT_TILES = "OUTPUT_TILES"
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
+        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
+
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Raster")))
+        self.addParameter(
+            QgsProcessingParameterBand(self.BAND, self.tr("Band"), 1, self.INPUT)
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.CHUNK_SIZE,
+                self.tr("Chunk size (pixels per tile side)"),
+                QgsProcessingParameterNumber.Integer,
+                512,
+                minValue=MIN_CHUNK_SIZE,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT_TILES,
+                self.tr("Tiles with their statistics"),
+                QgsProcessing.TypeVectorPolygon,
+                optional=True,
+                createByDefault=False,
+            )
+        )
+        for name, description in STATISTICS.items():
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(description)))
+
+    def processAlgorithm(
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None or not layer.isValid():
+            raise QgsProcessingException(
+                f"{self.INPUT}: the raster cannot be opened. Choose a raster layer or file"
+                " that QGIS can display."
+            )
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                f"{self.INPUT}: '{layer.name()}' is a '{layer.providerType()}' layer; this"
+                " algorithm reads raster files (GDAL layers). Save it as a GeoTIFF first."
+            )
+        band = self.parameterAsInt(parameters, self.BAND, context)
+        chunk_size = self.parameterAsInt(parameters, self.CHUNK_SIZE, context)
+        with_tiles = parameters.get(self.OUTPUT_TILES) is not None
+        if chunk_size >= max(layer.width(), layer.height()):
+            feedback.pushWarning(
+                f"{self.CHUNK_SIZE} {chunk_size} is as large as the raster"
+                f" ({layer.width()} x {layer.height()} pixels): it is processed as one"
+                " tile, in one worker."
+            )
+
+        from sits_qgis.tiling import raster_statistics
+
+        try:
+            stats = self.run_engine(
+                feedback,
+                lambda **run: raster_statistics(
+                    layer.source(), band, chunk_size, with_tile_stats=with_tiles, **run
+                ),
+            )
+        except Cancelled:
+            feedback.pushInfo("Cancelled: no statistics.")
+            return {}
+
+        results: dict[str, Any] = dict(stats.values)
+        if stats["COUNT"] == 0:
+            feedback.pushWarning(
+                f"Band {band} has no valid pixel (every pixel is nodata or NaN): the"
+                " statistics are absent and the counts are 0."
+            )
+        for name, description in STATISTICS.items():
+            feedback.pushInfo(f"{description} ({name}): {results[name]}")
+        if with_tiles:
+            results[self.OUTPUT_TILES] = self._write_tiles(
+                parameters, context, layer, stats.tiles
+            )
+        return results
+
+    def _write_tiles(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, layer, tiles: list
+    ) -> str:
+        """One polygon per tile, in the raster's CRS, with its window and statistics."""
+        fields = QgsFields()
+        for name, kind, _ in TILE_FIELDS:
+            fields.append(QgsField(name, kind))
+        sink, dest_id = self.parameterAsSink(
+            parameters, self.OUTPUT_TILES, context, fields, QgsWkbTypes.Polygon, layer.crs()
+        )
+        if sink is None:
+            raise QgsProcessingException(
+                self.invalidSinkError(parameters, self.OUTPUT_TILES)
+            )
+        with engine_errors():
+            from sits_qgis.tiling.reader import raster_info
+
+            a, b, c, d, e, f = raster_info(layer.source()).transform
+
+        def corner(row: int, col: int) -> QgsPointXY:
+            return QgsPointXY(c + col * a + row * b, f + col * d + row * e)
+
+        for tile in tiles:
+            window = tile.tile
+            feature = QgsFeature(fields)
+            ring = [
+                corner(window.row, window.col),
+                corner(window.row, window.col_end),
+                corner(window.row_end, window.col_end),
+                corner(window.row_end, window.col),
+            ]
+            feature.setGeometry(QgsGeometry.fromPolygonXY([ring]))
+            values = {
+                "row_min": window.row,
+                "row_max": window.row_end,
+                "col_min": window.col,
+                "col_max": window.col_end,
+                "valid_pct": 100.0 * tile.count / tile.total_count,
+            }
+            feature.setAttributes(
+                [
+                    values[name] if attr is None else getattr(tile, attr)
+                    for name, _, attr in TILE_FIELDS
+                ]
+            )
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return dest_id

@@ -1,0 +1,70 @@
+"""The backend's settings, in QGIS's Processing options (Providers > SITS).
+
+They are read at every run, so a change applies to the next run: the session's
+backend is restarted when its settings differ (see ``sits_qgis.backend.session``).
+"""
+
+from __future__ import annotations
+
+from processing.core.ProcessingConfig import ProcessingConfig, Setting
+from sits_qgis.backend.config import BackendConfig, BackendMode, default_workers
+
+GROUP = "SITS"
+MODE = "SITS_BACKEND_MODE"
+WORKERS = "SITS_BACKEND_WORKERS"
+MEMORY = "SITS_BACKEND_MEMORY_MIB"
+SCHEDULER = "SITS_BACKEND_SCHEDULER"
+
+#: (label shown in the options, engine mode), in the order the list shows them.
+MODES = (
+    ("Local worker processes (dask.distributed)", BackendMode.PROCESSES),
+    ("Threads in the QGIS process", BackendMode.THREADS),
+    ("In the calling thread, one task at a time (debugging)", BackendMode.SEQUENTIAL),
+    ("Existing dask scheduler (address below)", BackendMode.SCHEDULER),
+)
+
+
+def _settings() -> list[Setting]:
+    return [
+        Setting(
+            GROUP,
+            MODE,
+            "Where the work runs",
+            MODES[0][0],
+            valuetype=Setting.SELECTION,
+            options=[label for label, _ in MODES],
+        ),
+        Setting(GROUP, WORKERS, "Number of workers (processes or threads)", default_workers()),
+        Setting(GROUP, MEMORY, "Memory per worker process, in MiB (0 = share the machine's)", 0),
+        Setting(
+            GROUP,
+            SCHEDULER,
+            "Dask scheduler address (for an existing cluster)",
+            "",
+            placeholder="tcp://192.0.2.10:8786",
+        ),
+    ]
+
+
+def register() -> None:
+    """Add the settings to the Processing options and read their saved values."""
+    for setting in _settings():
+        ProcessingConfig.addSetting(setting)
+    ProcessingConfig.readSettings()
+
+
+def unregister() -> None:
+    """Remove the settings from the Processing options (plugin unload)."""
+    for name in (MODE, WORKERS, MEMORY, SCHEDULER):
+        ProcessingConfig.removeSetting(name)
+
+
+def backend_config() -> BackendConfig:
+    """The backend settings as the engine takes them."""
+    mode_index = ProcessingConfig.getSetting(MODE) or 0
+    return BackendConfig(
+        mode=MODES[int(mode_index)][1],
+        workers=int(ProcessingConfig.getSetting(WORKERS) or default_workers()),
+        memory_per_worker_mib=int(ProcessingConfig.getSetting(MEMORY) or 0),
+        scheduler_address=str(ProcessingConfig.getSetting(SCHEDULER) or ""),
+    )

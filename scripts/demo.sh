@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job on built-in sample data, the way a user runs it: the plugin installed
+# from the zip that `make package` builds, run by QGIS's own qgis_process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/demo-output
+venv_site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+rm -rf "$out/plugins" "$out/profile"
+mkdir -p "$out/plugins" "$out/profile"
+zip=$(.venv/bin/python scripts/package.py --out "$out")
+.venv/bin/python -m zipfile -e "$zip" "$out/plugins"
+.venv/bin/python scripts/make_sample_raster.py "$out/sample_dem.tif" >/dev/null
+
+export QGIS_PLUGINPATH=$out/plugins QGIS_CUSTOM_CONFIG_PATH=$out/profile
+export PYTHONPATH=$venv_site QT_QPA_PLATFORM=offscreen
+qp() { /usr/bin/qgis_process.bin "$@" 2> >(grep -v -e XDG_RUNTIME_DIR -e '^$' >&2); }
+qp plugins enable sits_plugin >/dev/null
+
+echo "== Tiled raster statistics of $out/sample_dem.tif (band 1, chunk 256, local worker processes)"
+qp run sits:rasterstatistics -- \
+  INPUT="$out/sample_dem.tif" BAND=1 CHUNK_SIZE=256 OUTPUT_TILES="$out/sample_dem_tiles.gpkg"
+echo "== Tile layer with per-tile statistics: $out/sample_dem_tiles.gpkg"

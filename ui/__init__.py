@@ -1,0 +1,1 @@
+"""Qt widgets of the plugin (menu entries now; parameter widgets, settings and plot dock later)."""
