@@ -31,13 +31,10 @@ class SitsPlugin:
             self.menu.add()
 
     def unload(self) -> None:
-        """Remove everything the plugin added and stop its worker processes."""
+        """Remove everything the plugin added (the provider stops the worker processes)."""
         if self.menu is not None:
             self.menu.remove()
             self.menu = None
-        if self.provider is not None:
+        if self.provider is not None:  # its unload stops the worker processes
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
-        from sits_qgis.backend.session import shutdown
-
-        shutdown()

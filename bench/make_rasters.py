@@ -100,9 +100,7 @@ def _holes(side: int, rng: np.random.Generator) -> list[tuple[float, float, floa
     return list(zip(rows.tolist(), cols.tolist(), radii.tolist()))
 
 
-def _apply_nodata(
-    strip: np.ndarray, row0: int, holes: list[tuple[float, float, float]]
-) -> None:
+def _apply_nodata(strip: np.ndarray, row0: int, holes: list[tuple[float, float, float]]) -> None:
     """Mask the holes and an irregular left edge (a scene border) in place."""
     rows, side = strip.shape
     r = row0 + np.arange(rows, dtype=np.float64)

@@ -34,7 +34,16 @@ class SitsProvider(QgsProcessingProvider):
         return True
 
     def unload(self) -> None:
+        """Remove the settings and stop the backend's workers.
+
+        Called when the plugin unloads and also when qgis_process exits (which runs
+        neither the plugin's unload nor Python's atexit handlers), so this is where
+        worker processes are stopped.
+        """
+        from sits_qgis.backend.session import shutdown
+
         settings.unregister()
+        shutdown()
 
     def loadAlgorithms(self) -> None:
         self.addAlgorithm(RasterStatisticsAlgorithm())

@@ -113,7 +113,8 @@ class Backend:
                     threads_per_worker=1 if mode is BackendMode.PROCESSES else self.config.workers,
                     processes=mode is BackendMode.PROCESSES,
                     memory_limit=memory,
-                    host="127.0.0.1",
+                    # Workers listen on loopback only (threads talk in-process).
+                    **({"host": "127.0.0.1"} if mode is BackendMode.PROCESSES else {}),
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
                 )

@@ -85,12 +85,15 @@ class Moments:
         total = float(as_float.sum())
         mean = total / values.size
         deviations = as_float - mean
+        # np.sum (pairwise, fixed order) rather than np.dot: BLAS reduces in an order
+        # that depends on its threading, so the same tile would give different last
+        # bits in a worker process and in the calling thread.
         return cls(
             count=int(values.size),
             total=total,
-            sum_squares=float(np.dot(as_float, as_float)),
+            sum_squares=float(np.sum(as_float * as_float)),
             mean=mean,
-            m2=float(np.dot(deviations, deviations)),
+            m2=float(np.sum(deviations * deviations)),
             minimum=values.min(),
             maximum=values.max(),
         )
@@ -202,9 +205,8 @@ class _Run:
         weight_start = sum(PASS_WEIGHTS[: min(self.passes, len(PASS_WEIGHTS))])
         weight = PASS_WEIGHTS[min(self.passes, len(PASS_WEIGHTS) - 1)]
         self.passes += 1
-        return [
-            result
-            for _, result in run_tiles(
+        by_tile = dict(
+            run_tiles(
                 per_tile,
                 self.tiles,
                 (self.info.path, self.band, *args),
@@ -212,7 +214,8 @@ class _Run:
                 progress=self.report(min(weight_start, 0.95), weight),
                 is_cancelled=self.is_cancelled,
             )
-        ]
+        )
+        return [by_tile[tile] for tile in self.tiles]  # grid order, whatever finished first
 
     def select(self, selector: Selector, dtype: np.dtype, centre: Any) -> dict[int, Any]:
         """Run selection passes until every rank of ``selector`` is known."""

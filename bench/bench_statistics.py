@@ -1,0 +1,584 @@
+"""Benchmark: the engine's exact tiled statistics against numpy, GDAL and GeoUtils.
+
+For each raster size, every method runs alone in a fresh process (``methods.py``)
+after the file was read once (warm page cache), and this process samples the method's
+whole process tree every 50 ms: the sum of PSS (proportional set size, which does not
+count shared libraries once per worker) and the sum of RSS. The engine's results are
+checked against numpy on the whole band (exact) and GDAL's (close). Results go to
+``bench/results/statistics.md`` and ``.json``; the Markdown table is printed too.
+
+Run with the project venv: ``PYTHONPATH=. .venv/bin/python bench/bench_statistics.py``
+(``bench/run.sh`` also prepares the GeoUtils venv and the rasters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from make_rasters import SPECS, RasterSpec, ensure_rasters  # bench/ is the script's folder
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+RESULTS_DIR = HERE / "results"
+TMP_DIR = RESULTS_DIR / "tmp"
+PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
+GEOUTILS_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
+SAMPLE_SECONDS = 0.05
+MIB = 1024 * 1024
+
+METHOD_ORDER = ("gdal", "engine", "numpy", "geoutils")
+METHOD_TITLES = {
+    "engine": "engine, exact statistics (2 worker processes)",
+    "numpy": "numpy, whole band in memory",
+    "gdal": "GDAL ComputeStatistics(approx_ok=False)",
+    "geoutils": "GeoUtils 0.2.5 map_multiproc_collect, mean+count (2 workers)",
+}
+#: Targets of the engine (design document): memory at the largest size, time vs GDAL.
+MEMORY_TARGET_MIB = 600
+TIME_TARGET_RATIO = 2.0
+#: Statistics compared exactly with numpy, and those compared to a relative tolerance.
+EXACT = ("MIN", "MAX", "COUNT", "TOTAL_COUNT", "MEDIAN", "P90", "IQR", "NMAD")
+RELATIVE = ("MEAN", "SUM", "SUM_SQUARES", "STD", "RMSE", "VALID_PERCENT")
+NUMPY_RTOL = 1e-12
+GDAL_RTOL = {"MEAN": 1e-9, "STD": 1e-6}
+
+
+@dataclass
+class MemoryPeak:
+    """What the sampler saw of one process tree."""
+
+    pss_mib: float = 0.0
+    rss_mib: float = 0.0
+    processes: int = 0
+    samples: int = 0
+    #: Largest sum, over the processes alive at a sample, of each one's own peak RSS
+    #: (VmHWM): an upper bound that also catches spikes shorter than the sampling
+    #: interval (but not in processes that start and end between two samples).
+    hwm_sum_mib: float = 0.0
+
+
+@dataclass
+class MethodRun:
+    """One method on one raster: its own report plus what was measured from outside."""
+
+    method: str
+    size: str
+    ok: bool
+    seconds: float | None = None
+    process_seconds: float = 0.0
+    #: CPU used by processes other than the method's during the run, in cores: a run
+    #: disturbed by other work on the machine shows here.
+    other_load_cores: float = 0.0
+    #: Every repetition's time (the table shows the best: the least disturbed one).
+    all_seconds: list[float] = field(default_factory=list)
+    memory: MemoryPeak = field(default_factory=MemoryPeak)
+    stats: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+class TreeSampler(threading.Thread):
+    """Samples PSS and RSS of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.peak = MemoryPeak()
+        self._finished = threading.Event()
+
+    def run(self) -> None:
+        while not self._finished.is_set():
+            self.sample()
+            self._finished.wait(SAMPLE_SECONDS)
+
+    def sample(self) -> None:
+        try:
+            procs = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        pss = rss = hwm = 0
+        alive = 0
+        for proc in procs:
+            try:
+                info = proc.memory_full_info()
+            except psutil.Error:  # ended between listing and reading
+                continue
+            alive += 1
+            pss += info.pss
+            rss += info.rss
+            hwm += max(_vm_hwm(proc.pid), info.rss)
+        peak = self.peak
+        peak.samples += 1
+        peak.pss_mib = max(peak.pss_mib, pss / MIB)
+        peak.rss_mib = max(peak.rss_mib, rss / MIB)
+        peak.hwm_sum_mib = max(peak.hwm_sum_mib, hwm / MIB)
+        peak.processes = max(peak.processes, alive)
+
+    def stop(self) -> MemoryPeak:
+        self._finished.set()
+        self.join()
+        return self.peak
+
+
+def _vm_hwm(pid: int) -> int:
+    """A process's own peak RSS in bytes (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def warm_page_cache(path: Path) -> None:
+    """Read the file once so that every method starts from the same warm cache."""
+    buffer = bytearray(16 * MIB)
+    with open(path, "rb", buffering=0) as raw:
+        while raw.readinto(buffer):
+            pass
+
+
+def _kill_tree(pid: int) -> None:
+    """Stop a method's process and its descendants (they were started by us)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=10)
+
+
+def run_method(
+    method: str, spec: RasterSpec, workers: int, chunk_size: int, timeout: float
+) -> MethodRun:
+    """Run one method in a fresh process, sampling its process tree's memory."""
+    python = GEOUTILS_PYTHON if method == "geoutils" else PROJECT_PYTHON
+    run = MethodRun(method=method, size=spec.label, ok=False)
+    if not python.is_file():
+        run.error = f"{python} missing (run bench/setup_geoutils.sh)"
+        return run
+    TMP_DIR.mkdir(parents=True, exist_ok=True)
+    output = TMP_DIR / f"{spec.side}_{method}.json"
+    output.unlink(missing_ok=True)
+    env = dict(os.environ)
+    if method == "geoutils":
+        env.pop("PYTHONPATH", None)  # its venv knows nothing of the project
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [
+        str(python),
+        str(HERE / "methods.py"),
+        method,
+        str(spec.path),
+        str(output),
+        "--workers",
+        str(workers),
+        "--chunk-size",
+        str(chunk_size),
+    ]
+    warm_page_cache(spec.path)
+    cpu_before = _busy_cpu_seconds()
+    own_before = _own_cpu_seconds()
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, cwd=str(TMP_DIR), stderr=subprocess.PIPE, text=True)
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc.pid)
+        _, stderr = proc.communicate()
+        run.error = f"timed out after {timeout:.0f} s (hung?)"
+    finally:
+        run.memory = sampler.stop()
+        run.process_seconds = time.perf_counter() - start
+        other = (_busy_cpu_seconds() - cpu_before) - (_own_cpu_seconds() - own_before)
+        run.other_load_cores = max(0.0, other / run.process_seconds)
+    if not run.error and proc.returncode != 0:
+        run.error = f"exit code {proc.returncode}: {stderr.strip().splitlines()[-1:]}"
+    if not run.error:
+        report = json.loads(output.read_text(encoding="utf-8"))
+        run.ok = True
+        run.seconds = report["seconds"]
+        run.all_seconds = [run.seconds]
+        run.stats = report["stats"]
+        run.extra = report.get("extra", {})
+    return run
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy (not idle, not waiting for I/O)."""
+    times = psutil.cpu_times()
+    return (
+        sum(times)
+        - times.idle
+        - getattr(times, "iowait", 0.0)
+        - getattr(times, "guest", 0.0)
+        - getattr(times, "guest_nice", 0.0)
+    )
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time of this process and of its waited-for descendants (the method's tree:
+    each process waits for its own children, so the workers are included)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_repeated(
+    method: str, spec: RasterSpec, workers: int, chunk_size: int, timeout: float, repeat: int
+) -> MethodRun:
+    """The best (fastest) of ``repeat`` runs, with the largest peak memory of all of them.
+
+    On a shared 2-core machine other work can only slow a run down, so the fastest run is
+    the least disturbed one; memory does not get lower by chance, so the worst is kept.
+    """
+    runs = []
+    for _ in range(repeat):
+        run = run_method(method, spec, workers, chunk_size, timeout)
+        runs.append(run)
+        if not run.ok:
+            return run
+    best = min(runs, key=lambda r: r.seconds or math.inf)
+    best.all_seconds = [r.seconds for r in runs if r.seconds is not None]
+    best.memory = MemoryPeak(
+        pss_mib=max(r.memory.pss_mib for r in runs),
+        rss_mib=max(r.memory.rss_mib for r in runs),
+        processes=max(r.memory.processes for r in runs),
+        samples=sum(r.memory.samples for r in runs),
+        hwm_sum_mib=max(r.memory.hwm_sum_mib for r in runs),
+    )
+    return best
+
+
+# -- checks -------------------------------------------------------------------------------
+def _relative(a: float, b: float) -> float:
+    if a == b:
+        return 0.0
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def check_against(
+    engine: dict[str, Any],
+    reference: dict[str, Any],
+    exact: tuple[str, ...],
+    rtol: dict[str, float],
+) -> list[dict[str, Any]]:
+    """One row per statistic both have: values, relative difference, pass or fail."""
+    rows = []
+    for name in (*exact, *rtol):
+        if name not in engine or name not in reference:
+            continue
+        a, b = engine[name], reference[name]
+        if a is None or b is None:
+            rows.append({"name": name, "engine": a, "reference": b, "ok": a == b})
+            continue
+        diff = _relative(float(a), float(b))
+        allowed = 0.0 if name in exact else rtol[name]
+        rows.append(
+            {
+                "name": name,
+                "engine": a,
+                "reference": b,
+                "relative_difference": diff,
+                "tolerance": allowed,
+                "ok": diff <= allowed,
+            }
+        )
+    return rows
+
+
+def checks_for_size(runs: dict[str, MethodRun]) -> dict[str, list[dict[str, Any]]]:
+    """The engine against numpy (exact, or 1e-12 relative for sums) and GDAL (close)."""
+    engine = runs.get("engine")
+    if engine is None or not engine.ok:
+        return {}
+    checks: dict[str, list[dict[str, Any]]] = {}
+    numpy_run, gdal_run, geoutils_run = runs.get("numpy"), runs.get("gdal"), runs.get("geoutils")
+    if numpy_run is not None and numpy_run.ok:
+        checks["numpy"] = check_against(
+            engine.stats, numpy_run.stats, EXACT, dict.fromkeys(RELATIVE, NUMPY_RTOL)
+        )
+    if gdal_run is not None and gdal_run.ok:
+        checks["gdal"] = check_against(engine.stats, gdal_run.stats, ("MIN", "MAX"), GDAL_RTOL)
+    if geoutils_run is not None and geoutils_run.ok:
+        checks["geoutils"] = check_against(
+            engine.stats, geoutils_run.stats, ("COUNT",), {"MEAN": NUMPY_RTOL}
+        )
+    return checks
+
+
+# -- report ---------------------------------------------------------------------------------
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _notes(run: MethodRun) -> str:
+    if not run.ok:
+        return f"FAILED: {run.error}"
+    times = "runs: " + ", ".join(f"{t:.2f}" for t in run.all_seconds) + " s; "
+    return times + _method_notes(run)
+
+
+def _method_notes(run: MethodRun) -> str:
+    """What else each method reported (set-up times, passes)."""
+    extra = run.extra
+    if run.method == "engine":
+        passes = " + ".join(f"{p['seconds']:.2f}" for p in extra.get("passes", []))
+        return (
+            f"{extra.get('pass_count')} passes ({passes} s); backend start"
+            f" {extra['backend_start_seconds']:.2f} s (not in time); second call on warm"
+            f" workers {extra['second_call_seconds']:.2f} s"
+        )
+    if run.method == "numpy":
+        return f"read {extra['read_seconds']:.2f} s included"
+    if run.method == "gdal":
+        cache = extra.get("gdal_cachemax_bytes", 0) / MIB
+        return f"GDAL {extra.get('gdal_version')}, default block cache {cache:.0f} MiB"
+    if run.method == "geoutils":
+        return (
+            f"{extra.get('tiles')} tiles; pool start {extra['pool_start_seconds']:.2f} s"
+            " (not in time)"
+        )
+    return ""
+
+
+def size_table(runs: dict[str, MethodRun]) -> list[str]:
+    """The Markdown table of one raster size."""
+    gdal = runs.get("gdal")
+    gdal_seconds = gdal.seconds if gdal is not None and gdal.ok else None
+    lines = [
+        "| Method | Time (s) | Time / GDAL | Peak PSS (MiB) | Peak RSS (MiB) | Processes |"
+        " Other load (cores) | Notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for method in METHOD_ORDER:
+        run = runs.get(method)
+        if run is None:
+            continue
+        ratio = run.seconds / gdal_seconds if run.seconds and gdal_seconds else None
+        m = run.memory
+        lines.append(
+            f"| {METHOD_TITLES[method]} | {_fmt(run.seconds)} | {_fmt(ratio)} |"
+            f" {_fmt(m.pss_mib, 0)} | {_fmt(m.rss_mib, 0)} | {m.processes} |"
+            f" {_fmt(run.other_load_cores)} | {_notes(run)} |"
+        )
+    return lines
+
+
+def targets(all_runs: dict[str, dict[str, MethodRun]]) -> list[dict[str, Any]]:
+    """Whether the engine meets its memory target (largest size) and time target."""
+    rows = []
+    largest = SPECS[-1].label
+    for size, runs in all_runs.items():
+        engine, gdal = runs.get("engine"), runs.get("gdal")
+        if engine is None or not engine.ok:
+            continue
+        if size == largest:
+            memory = engine.memory
+            rows.append(
+                {
+                    "size": size,
+                    "target": f"engine peak PSS < {MEMORY_TARGET_MIB} MiB",
+                    "measured": f"{memory.pss_mib:.0f} MiB (RSS {memory.rss_mib:.0f} MiB)",
+                    "ok": memory.pss_mib < MEMORY_TARGET_MIB,
+                }
+            )
+        if gdal is not None and gdal.ok and engine.seconds is not None:
+            ratio = engine.seconds / gdal.seconds
+            second = engine.extra.get("second_call_seconds")
+            measured = f"{ratio:.2f} x ({engine.seconds:.2f} s vs {gdal.seconds:.2f} s)"
+            if second:
+                measured += f"; second call {second / gdal.seconds:.2f} x"
+            rows.append(
+                {
+                    "size": size,
+                    "target": f"engine time <= {TIME_TARGET_RATIO:g} x GDAL ComputeStatistics",
+                    "measured": measured,
+                    "ok": ratio <= TIME_TARGET_RATIO,
+                }
+            )
+    return rows
+
+
+def environment() -> dict[str, Any]:
+    """Machine and versions, so results can be compared across runs."""
+    import dask
+    import numpy
+    import rasterio
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                cpu,
+            )
+    except OSError:
+        pass
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "sits_qgis"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "rasterio": rasterio.__version__,
+        "dask": dask.__version__,
+        "git_commit": commit + (" (sits_qgis modified)" if dirty else ""),
+    }
+
+
+def render(
+    all_runs: dict[str, dict[str, MethodRun]],
+    all_checks: dict[str, dict[str, list[dict[str, Any]]]],
+    target_rows: list[dict[str, Any]],
+    env: dict[str, Any],
+    args: argparse.Namespace,
+) -> str:
+    lines = [
+        "# Exact raster statistics: engine vs numpy, GDAL and GeoUtils",
+        "",
+        f"{env['date']}, {env['cpu']}, {env['cores']} cores, {env['memory_gib']} GiB;"
+        f" Python {env['python']}, numpy {env['numpy']}, rasterio {env['rasterio']},"
+        f" dask {env['dask']}; engine at commit {env['git_commit']}.",
+        "",
+        f"float32 GeoTIFF, 512 x 512 tiles, uncompressed, nodata holes; band 1;"
+        f" chunk size {args.chunk_size}; {args.workers} workers. Each method in a fresh"
+        " process after a read of the file (warm page cache). Time: the computation"
+        " only, measured inside the process (interpreter start, imports and worker start"
+        f" excluded), best of {args.repeat} runs. Memory: the whole process tree sampled"
+        " every 50 ms, largest of the runs (PSS counts shared pages once; RSS counts"
+        " them per process). Other load: CPU used by other processes during the run"
+        " (a busy machine slows every method down).",
+        "",
+    ]
+    for size, runs in all_runs.items():
+        lines += [f"## {size}", "", *size_table(runs), ""]
+        for reference, rows in all_checks.get(size, {}).items():
+            bad = [r for r in rows if not r["ok"]]
+            worst = max((r.get("relative_difference", 0.0) for r in rows), default=0.0)
+            verdict = (
+                "all equal"
+                if not bad
+                else "MISMATCH: "
+                + ", ".join(f"{r['name']} {r['engine']} vs {r['reference']}" for r in bad)
+            )
+            names = " ".join(r["name"] for r in rows)
+            lines.append(
+                f"- engine vs {reference} ({names}): {verdict}; largest relative"
+                f" difference {worst:.1e}"
+            )
+        lines.append("")
+    lines += ["## Targets", "", "| Size | Target | Measured | Met |", "|---|---|---|---|"]
+    lines += [
+        f"| {r['size']} | {r['target']} | {r['measured']} | {'yes' if r['ok'] else 'NO'} |"
+        for r in target_rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="*", choices=[s.label for s in SPECS], help="default: all")
+    parser.add_argument("--methods", nargs="*", choices=METHOD_ORDER, help="default: all")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=512)
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per method")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per method; the fastest is reported"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS_DIR / "statistics",
+        help="path without suffix for the .md and .json results",
+    )
+    args = parser.parse_args(argv)
+    specs = tuple(s for s in SPECS if not args.sizes or s.label in args.sizes)
+    methods = [m for m in METHOD_ORDER if not args.methods or m in args.methods]
+    ensure_rasters(specs)
+
+    all_runs: dict[str, dict[str, MethodRun]] = {}
+    for spec in specs:
+        all_runs[spec.label] = {}
+        for method in methods:
+            print(f"[{spec.label}] {method} ...", flush=True)
+            run = run_repeated(
+                method, spec, args.workers, args.chunk_size, args.timeout, args.repeat
+            )
+            all_runs[spec.label][method] = run
+            state = f"{run.seconds:.2f} s" if run.ok else f"FAILED ({run.error})"
+            print(
+                f"  {state}, peak PSS {run.memory.pss_mib:.0f} MiB,"
+                f" RSS {run.memory.rss_mib:.0f} MiB, process {run.process_seconds:.1f} s",
+                flush=True,
+            )
+    all_checks = {size: checks_for_size(runs) for size, runs in all_runs.items()}
+    target_rows = targets(all_runs)
+    env = environment()
+    markdown = render(all_runs, all_checks, target_rows, env, args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    payload = {
+        "environment": env,
+        "settings": {"workers": args.workers, "chunk_size": args.chunk_size},
+        "rasters": {
+            s.label: {"path": str(s.path.relative_to(ROOT)), "side": s.side} for s in specs
+        },
+        "runs": {size: {m: asdict(r) for m, r in runs.items()} for size, runs in all_runs.items()},
+        "checks": all_checks,
+        "targets": target_rows,
+    }
+    args.output.with_suffix(".json").write_text(
+        json.dumps(payload, indent=1, default=str), encoding="utf-8"
+    )
+    print()
+    print(markdown)
+    failed = [r for runs in all_runs.values() for r in runs.values() if not r.ok]
+    mismatched = [
+        row
+        for checks in all_checks.values()
+        for rows in checks.values()
+        for row in rows
+        if not row["ok"]
+    ]
+    return 1 if failed or mismatched else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Fixtures shared by the tests: generated rasters, backends, the plugin in QGIS.
+
+Everything here is real: rasters are written with rasterio, backends start real dask
+worker processes, and the plugin is loaded into a real (headless) QGIS the way QGIS
+loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from sits_qgis.backend import Backend, BackendConfig, BackendMode
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PLUGIN_NAME = "sits_plugin"
+QGIS_PLUGINS = "/usr/share/qgis/python/plugins"
+
+
+def write_raster(
+    path: Path,
+    data: np.ndarray,
+    nodata: float | None = None,
+    *,
+    tiled: bool = True,
+    block: int = 256,
+    crs: str | None = "EPSG:32631",
+    compress: str | None = None,
+) -> Path:
+    """Write ``data`` ((rows, cols) or (bands, rows, cols)) as a GeoTIFF."""
+    bands = data if data.ndim == 3 else data[np.newaxis]
+    options = {"tiled": True, "blockxsize": block, "blockysize": block} if tiled else {}
+    if compress:
+        options["compress"] = compress
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=bands.shape[1],
+        width=bands.shape[2],
+        count=bands.shape[0],
+        dtype=bands.dtype,
+        nodata=nodata,
+        crs=crs,
+        transform=from_origin(500000, 4800000, 10, 10),
+        **options,
+    ) as dataset:
+        dataset.write(bands)
+    return path
+
+
+def valid_values(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """The oracle's view of valid pixels: neither nodata nor NaN."""
+    flat = data.ravel()
+    keep = np.ones(flat.shape, dtype=bool)
+    if np.issubdtype(flat.dtype, np.floating):
+        keep &= ~np.isnan(flat)
+    if nodata is not None and not np.isnan(nodata):
+        keep &= flat != nodata
+    return flat[keep]
+
+
+def numpy_statistics(values: np.ndarray) -> dict[str, float]:
+    """The statistics as numpy computes them on the whole band in memory."""
+    as_float = values.astype(np.float64)
+    median = np.median(values)
+    return {
+        "MEAN": float(np.mean(as_float)),
+        "MEDIAN": float(median),
+        "MIN": values.min().item(),
+        "MAX": values.max().item(),
+        "SUM": float(np.sum(as_float)),
+        "SUM_SQUARES": float(np.sum(as_float**2)),
+        "STD": float(np.std(as_float)),
+        "COUNT": int(values.size),
+        "P90": float(np.percentile(values, 90)),
+        "IQR": float(np.percentile(values, 75) - np.percentile(values, 25)),
+        "NMAD": float(1.4826 * np.median(np.abs(values - median))),
+        "RMSE": float(np.sqrt(np.mean(as_float**2))),
+    }
+
+
+#: Statistics compared to 1e-12 relative; all others must be exactly equal.
+FLOATING_SUMS = {"MEAN", "SUM", "SUM_SQUARES", "STD", "RMSE"}
+
+
+def assert_matches_numpy(result: dict, expected: dict) -> None:
+    for name, value in expected.items():
+        if name in FLOATING_SUMS:
+            assert result[name] == pytest.approx(value, rel=1e-12, abs=1e-9), name
+        elif isinstance(value, float) and np.isnan(value):
+            assert np.isnan(result[name]), name
+        else:
+            assert result[name] == value, name
+
+
+@pytest.fixture(scope="session")
+def processes_backend() -> Iterator[Backend]:
+    """Two real local worker processes, shared by the tests that need them."""
+    backend = Backend(BackendConfig(mode=BackendMode.PROCESSES, workers=2))
+    backend.start()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def sequential_backend() -> Backend:
+    return Backend(BackendConfig(mode=BackendMode.SEQUENTIAL, workers=1))
+
+
+@pytest.fixture(scope="session")
+def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A QGIS plugin folder holding this repository under the plugin's name."""
+    plugins = tmp_path_factory.mktemp("plugins")
+    (plugins / PLUGIN_NAME).symlink_to(ROOT, target_is_directory=True)
+    return plugins
+
+
+@pytest.fixture(scope="session")
+def processing(qgis_app, plugin_dir: Path):  # noqa: ARG001 (qgis_app starts QGIS)
+    """QGIS Processing initialised, with the plugin loaded through its classFactory."""
+    if QGIS_PLUGINS not in sys.path:
+        sys.path.append(QGIS_PLUGINS)
+    sys.path.insert(0, str(plugin_dir))
+    from processing.core.Processing import Processing
+
+    Processing.initialize()
+    import importlib
+
+    plugin = importlib.import_module(PLUGIN_NAME).classFactory(None)
+    plugin.initProcessing()
+    import processing as processing_module
+
+    yield processing_module
+    plugin.unload()
