@@ -22,7 +22,7 @@ def _expose_engine() -> None:
         sys.path.insert(0, PLUGIN_DIR)
 
 
-def classFactory(iface):  # noqa: N802 (QGIS's name)
+def classFactory(iface):
     """Called by QGIS to create the plugin, with the QGIS interface (None in qgis_process)."""
     _expose_engine()
     from .plugin import SitsPlugin

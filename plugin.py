@@ -20,8 +20,10 @@ class SitsPlugin:
     def initProcessing(self) -> None:
         """Register the ``sits`` provider (called once by qgis_process, by initGui in QGIS)."""
         if self.provider is None:
-            self.provider = SitsProvider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            provider = SitsProvider()
+            # The registry refuses (and deletes) a second provider with the same id.
+            if QgsApplication.processingRegistry().addProvider(provider):
+                self.provider = provider
 
     def initGui(self) -> None:
         """Register the provider and add the plugin's menu entries."""

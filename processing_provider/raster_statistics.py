@@ -61,17 +61,38 @@ TILE_FIELDS = (
     ("sum", QVariant.Double, "sum"),
 )
 
-HELP = """Exact statistics of the valid pixels of one raster band, computed tile by tile in worker processes, so that rasters larger than memory can be summarised.
-
-Valid pixels are those that are neither the raster's nodata value nor NaN. The results are the numbers numpy would give on the whole band in memory: minimum, maximum, counts, median and percentiles exactly (the median and percentiles are found without approximation, unlike tiled tools that can only average per-tile results), mean, sum and standard deviation to floating-point precision.
-
-<b>Band</b>: the band to summarise (1 = first).
-<b>Chunk size</b>: width and height of a tile, in pixels. Tiles are moved onto the raster's storage blocks where that speeds up reading. Memory use depends on the chunk size and the number of workers, not on the raster's size.
-<b>Tiles</b> (optional): one polygon per tile with its pixel window and its own statistics, to see where values come from.
-
-Where the work runs (local worker processes, threads, or an existing dask cluster) is set in Settings > Options > Processing > Providers > SITS.
-
-Outputs: MEAN, MEDIAN, MIN, MAX, SUM, SUM_SQUARES, STD (population), COUNT (valid pixels), TOTAL_COUNT, VALID_PERCENT, P90, IQR (P75 - P25), NMAD (1.4826 x median absolute deviation from the median), RMSE (root mean square of the values). When no pixel is valid, the statistics are absent and the counts are 0."""
+HELP = "<br><br>".join(
+    [
+        (
+            "Exact statistics of the valid pixels of one raster band, computed tile by tile in "
+            "worker processes, so that rasters larger than memory can be summarised."
+        ),
+        (
+            "Valid pixels are those that are neither the raster's nodata value nor NaN. The "
+            "results are the numbers numpy would give on the whole band in memory: minimum, "
+            "maximum, counts, median and percentiles exactly (the median and percentiles are "
+            "found without approximation, unlike tiled tools that can only average per-tile "
+            "results), mean, sum and standard deviation to floating-point precision."
+        ),
+        (
+            "<b>Band</b>: the band to summarise (1 = first). <b>Chunk size</b>: width and height "
+            "of a tile, in pixels. Tiles are moved onto the raster's storage blocks where that "
+            "speeds up reading. Memory use depends on the chunk size and the number of workers, "
+            "not on the raster's size. <b>Tiles</b> (optional): one polygon per tile with its "
+            "pixel window and its own statistics, to see where values come from."
+        ),
+        (
+            "Where the work runs (local worker processes, threads, or an existing dask cluster) "
+            "is set in Settings > Options > Processing > Providers > SITS."
+        ),
+        (
+            "Outputs: MEAN, MEDIAN, MIN, MAX, SUM, SUM_SQUARES, STD (population), COUNT (valid "
+            "pixels), TOTAL_COUNT, VALID_PERCENT, P90, IQR (P75 - P25), NMAD (1.4826 x median "
+            "absolute deviation from the median), RMSE (root mean square of the values). When no "
+            "pixel is valid, the statistics are absent and the counts are 0."
+        ),
+    ]
+)
 
 
 class RasterStatisticsAlgorithm(SitsAlgorithm):
@@ -93,9 +114,7 @@ class RasterStatisticsAlgorithm(SitsAlgorithm):
         from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
 
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Raster")))
-        self.addParameter(
-            QgsProcessingParameterBand(self.BAND, self.tr("Band"), 1, self.INPUT)
-        )
+        self.addParameter(QgsProcessingParameterBand(self.BAND, self.tr("Band"), 1, self.INPUT))
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.CHUNK_SIZE,
@@ -166,9 +185,7 @@ class RasterStatisticsAlgorithm(SitsAlgorithm):
         for name, description in STATISTICS.items():
             feedback.pushInfo(f"{description} ({name}): {results[name]}")
         if with_tiles:
-            results[self.OUTPUT_TILES] = self._write_tiles(
-                parameters, context, layer, stats.tiles
-            )
+            results[self.OUTPUT_TILES] = self._write_tiles(parameters, context, layer, stats.tiles)
         return results
 
     def _write_tiles(
@@ -182,9 +199,7 @@ class RasterStatisticsAlgorithm(SitsAlgorithm):
             parameters, self.OUTPUT_TILES, context, fields, QgsWkbTypes.Polygon, layer.crs()
         )
         if sink is None:
-            raise QgsProcessingException(
-                self.invalidSinkError(parameters, self.OUTPUT_TILES)
-            )
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_TILES))
         with engine_errors():
             from sits_qgis.tiling.reader import raster_info
 

@@ -7,6 +7,7 @@ backend is restarted when its settings differ (see ``sits_qgis.backend.session``
 from __future__ import annotations
 
 from processing.core.ProcessingConfig import ProcessingConfig, Setting
+
 from sits_qgis.backend.config import BackendConfig, BackendMode, default_workers
 
 GROUP = "SITS"

@@ -8,6 +8,7 @@ loads it.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,8 +128,9 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def processing(qgis_app, plugin_dir: Path):  # noqa: ARG001 (qgis_app starts QGIS)
-    """QGIS Processing initialised, with the plugin loaded through its classFactory."""
+def loaded_plugin(qgis_app, plugin_dir: Path):
+    """QGIS Processing initialised, with the plugin loaded through its classFactory
+    as qgis_process loads it (no iface)."""
     if QGIS_PLUGINS not in sys.path:
         sys.path.append(QGIS_PLUGINS)
     sys.path.insert(0, str(plugin_dir))
@@ -139,7 +141,19 @@ def processing(qgis_app, plugin_dir: Path):  # noqa: ARG001 (qgis_app starts QGI
 
     plugin = importlib.import_module(PLUGIN_NAME).classFactory(None)
     plugin.initProcessing()
-    import processing as processing_module
-
-    yield processing_module
+    yield plugin
     plugin.unload()
+
+
+@pytest.fixture(scope="session")
+def plugin_zip(tmp_path_factory) -> Path:
+    """The zip ``make package`` builds (same script), in a temporary folder."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return Path(built.stdout.strip())

@@ -166,17 +166,40 @@ def dask_cluster():
     address = f"tcp://127.0.0.1:{port}"
     # Like a real cluster, scheduler and workers need the task functions installed (the
     # engine is, in the venv); the tests' functions come through PYTHONPATH.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(tf.__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(tf.__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     scheduler = subprocess.Popen(
-        [str(VENV_BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-         "--no-dashboard"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        [
+            str(VENV_BIN / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     worker = subprocess.Popen(
-        [str(VENV_BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
-         "--no-dashboard"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        [
+            str(VENV_BIN / "dask"),
+            "worker",
+            address,
+            "--nworkers",
+            "1",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         yield address, worker

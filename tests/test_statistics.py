@@ -32,15 +32,16 @@ def _float_with_holes(shape: tuple[int, int], dtype: str, nodata: float) -> np.n
 CASES = {
     # name: (data, nodata, chunk)
     "float32 nodata+NaN, not a multiple of the chunk": (
-        _float_with_holes((301, 517), "float32", -9999.0), -9999.0, 64),
+        _float_with_holes((301, 517), "float32", -9999.0),
+        -9999.0,
+        64,
+    ),
     "float64 NaN nodata": (_float_with_holes((130, 77), "float64", np.nan), np.nan, 32),
     "int16 with nodata": (RNG.integers(-300, 300, (250, 199)).astype("int16"), -300, 48),
-    "uint8 without nodata, heavy ties": (
-        RNG.integers(0, 4, (97, 211)).astype("uint8"), None, 16),
+    "uint8 without nodata, heavy ties": (RNG.integers(0, 4, (97, 211)).astype("uint8"), None, 16),
     "uint16 nodata 0": (RNG.integers(0, 10000, (64, 64)).astype("uint16"), 0, 16),
     "int32 negative": (RNG.integers(-(2**31), 2**31 - 1, (80, 90)).astype("int32"), None, 32),
-    "chunk larger than the raster": (
-        _float_with_holes((40, 33), "float32", -1.0), -1.0, 4096),
+    "chunk larger than the raster": (_float_with_holes((40, 33), "float32", -1.0), -1.0, 4096),
     "one pixel": (np.array([[7.25]], dtype="float32"), None, 16),
     "even count, equal middle values": (np.array([[1, 2, 2, 3]], dtype="int16"), None, 16),
     "infinite values": (np.array([[1, np.inf, -np.inf, 4, 2]], dtype="float32"), None, 16),
@@ -55,8 +56,11 @@ def test_equals_numpy_on_generated_rasters(name, tmp_path, sequential_backend):
     values = valid_values(data, nodata)
     expected = numpy_statistics(values)
     if name == "infinite values":  # sums are infinite; numpy says nan for inf - inf
-        expected = {k: v for k, v in expected.items() if k not in {"MEAN", "STD", "SUM",
-                                                                   "SUM_SQUARES", "RMSE"}}
+        expected = {
+            k: v
+            for k, v in expected.items()
+            if k not in {"MEAN", "STD", "SUM", "SUM_SQUARES", "RMSE"}
+        }
     assert_matches_numpy(result.values, expected)
     assert result["TOTAL_COUNT"] == data.size
     assert result["VALID_PERCENT"] == pytest.approx(100 * values.size / data.size)

@@ -12,9 +12,9 @@ import logging
 import multiprocessing.spawn
 import threading
 import time
-from queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..errors import Cancelled, SitsError, TaskFailed, WorkItemError
@@ -115,7 +115,9 @@ class Backend:
                     memory_limit=memory,
                     # Workers listen on loopback only (threads talk in-process).
                     **({"host": "127.0.0.1"} if mode is BackendMode.PROCESSES else {}),
-                    dashboard_address=None,
+                    # dask's HTTP server (metrics, dashboard if bokeh is installed) on a
+                    # free loopback port, not on 8787 where another cluster may be.
+                    dashboard_address="127.0.0.1:0",
                     silence_logs=logging.ERROR,
                 )
                 self._client = Client(self._cluster, set_as_default=False)
@@ -126,9 +128,7 @@ class Backend:
     def _connect(self, client_class: Any) -> Any:
         address = self.config.scheduler_address.strip()
         try:
-            return client_class(
-                address, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False
-            )
+            return client_class(address, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise SitsError(
                 f"Cannot reach the dask scheduler at '{address}' (setting 'Dask scheduler"
@@ -275,9 +275,7 @@ class Backend:
             info = self._client.scheduler_info()
             workers = info.get("workers", {})
             expected = self.config.workers if self.config.mode is BackendMode.PROCESSES else 1
-            if len(workers) >= expected and not any(
-                self._client.processing().values()
-            ):
+            if len(workers) >= expected and not any(self._client.processing().values()):
                 return True
             time.sleep(0.1)
         return False

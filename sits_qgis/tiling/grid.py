@@ -37,9 +37,9 @@ class TileWindow:
         """How messages name the tile."""
         return f"tile rows {self.row}-{self.row_end}, columns {self.col}-{self.col_end}"
 
-    def expanded(self, depth: int, raster_height: int, raster_width: int) -> tuple[
-        TileWindow, tuple[tuple[int, int], tuple[int, int]]
-    ]:
+    def expanded(
+        self, depth: int, raster_height: int, raster_width: int
+    ) -> tuple[TileWindow, tuple[tuple[int, int], tuple[int, int]]]:
         """The window grown by ``depth`` pixels, clipped to the raster, and the padding
         (rows before/after, columns before/after) that stands for the part outside."""
         r0, c0 = self.row - depth, self.col - depth

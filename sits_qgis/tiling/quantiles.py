@@ -148,9 +148,9 @@ def first_query(size: int, collect_limit: int = COLLECT_LIMIT) -> Query:
     return Query(0, 0, collect=size <= collect_limit)
 
 
-def combine(queries: Sequence[Query], per_tile: Iterable[list[object]], dtype: np.dtype) -> dict[
-    Query, object
-]:
+def combine(
+    queries: Sequence[Query], per_tile: Iterable[list[object]], dtype: np.dtype
+) -> dict[Query, object]:
     """Main-process side: sum the tiles' histograms and join their collected values."""
     bits = key_space(dtype)[2]
     hist: dict[Query, np.ndarray] = {

@@ -44,8 +44,8 @@ from .reader import RasterInfo, check_bands, raster_info, read_valid_values
 NMAD_FACTOR = 1.4826
 #: The percentiles the statistics need: quartiles for the IQR, and P90.
 PERCENTILES = (25, 75, 90)
-#: Share of the progress bar given to each pass (the first pass does the most work).
-PASS_WEIGHTS = (0.4, 0.2, 0.25, 0.15)
+#: Share of the progress bar given to the first pass (it does the most work).
+FIRST_PASS_SHARE = 0.4
 
 STATISTIC_NAMES = (
     "MEAN",
@@ -195,15 +195,23 @@ class _Run:
     is_cancelled: IsCancelled | None
     passes: int = 0
 
-    def report(self, start: float, width: float) -> Callable[[float], None] | None:
+    def report(self) -> Callable[[float], None] | None:
+        """Progress of the current pass, as a percentage of the whole run.
+
+        The number of passes is known only as they go (2 to 6), so the first pass gets
+        the first 40% and each later pass half of what remains; the run ends at 100%.
+        """
         if self.progress is None:
             return None
+        start = 0.0
+        for _ in range(self.passes):
+            start += FIRST_PASS_SHARE if start == 0.0 else (1.0 - start) / 2
+        width = FIRST_PASS_SHARE if start == 0.0 else (1.0 - start) / 2
         outer = self.progress
-        return lambda fraction: outer(100.0 * min(1.0, start + width * fraction))
+        return lambda fraction: outer(100.0 * (start + width * fraction))
 
     def run(self, per_tile: Callable[..., Any], *args: Any) -> list[Any]:
-        weight_start = sum(PASS_WEIGHTS[: min(self.passes, len(PASS_WEIGHTS))])
-        weight = PASS_WEIGHTS[min(self.passes, len(PASS_WEIGHTS) - 1)]
+        report = self.report()
         self.passes += 1
         by_tile = dict(
             run_tiles(
@@ -211,11 +219,19 @@ class _Run:
                 self.tiles,
                 (self.info.path, self.band, *args),
                 backend=self.backend,
-                progress=self.report(min(weight_start, 0.95), weight),
+                progress=report,
                 is_cancelled=self.is_cancelled,
             )
         )
         return [by_tile[tile] for tile in self.tiles]  # grid order, whatever finished first
+
+    def result(
+        self, values: dict[str, float | int | None], tiles: list[TileStatistics]
+    ) -> RasterStatistics:
+        """The run's result; the progress bar is full."""
+        if self.progress is not None:
+            self.progress(100.0)
+        return RasterStatistics(values, tiles, self.passes)
 
     def select(self, selector: Selector, dtype: np.dtype, centre: Any) -> dict[int, Any]:
         """Run selection passes until every rank of ``selector`` is known."""
@@ -227,9 +243,7 @@ class _Run:
 
 
 def _wanted_ranks(count: int) -> tuple[tuple[int, ...], dict[int, tuple[int, int, float]]]:
-    percentile_ranks = {
-        p: quantile_ranks(count, np.true_divide(p, 100)) for p in PERCENTILES
-    }
+    percentile_ranks = {p: quantile_ranks(count, np.true_divide(p, 100)) for p in PERCENTILES}
     ranks = set(median_ranks(count))
     for below, above, _ in percentile_ranks.values():
         ranks.update((below, above))
@@ -265,7 +279,7 @@ def raster_statistics(
     values.update(COUNT=moments.count, TOTAL_COUNT=total_count)
     values["VALID_PERCENT"] = 100.0 * moments.count / total_count if total_count else 0.0
     if moments.count == 0:
-        return RasterStatistics(values, tile_stats, run.passes)
+        return run.result(values, tile_stats)
 
     ranks, percentile_ranks = _wanted_ranks(moments.count)
     selector = Selector(ranks, moments.count, dtype, size_hint=info.height * info.width)
@@ -296,7 +310,7 @@ def raster_statistics(
         NMAD=NMAD_FACTOR * _plain(mad),
         RMSE=math.sqrt(moments.sum_squares / moments.count),
     )
-    return RasterStatistics(values, tile_stats, run.passes)
+    return run.result(values, tile_stats)
 
 
 def _plain(value: Any) -> float | int:

@@ -1,0 +1,158 @@
+"""The plugin as QGIS loads it: fast import, classFactory/initGui/unload, packaging."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import json
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+from conftest import PLUGIN_NAME, QGIS_PLUGINS, ROOT
+
+HEAVY = (
+    "dask",
+    "distributed",
+    "xarray",
+    "odc",
+    "rasterio",
+    "pandas",
+    "geopandas",
+    "pystac_client",
+    "netCDF4",
+)
+
+
+def test_plugin_import_is_fast_and_light(plugin_dir):
+    """QGIS start-up must not pay for dask and friends: measured in a fresh process."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys, time
+        sys.path[:0] = [{str(plugin_dir)!r}, {QGIS_PLUGINS!r}]
+        from qgis.core import QgsApplication
+        app = QgsApplication([], False)
+        app.initQgis()
+        start = time.perf_counter()
+        import {PLUGIN_NAME}
+        plugin = {PLUGIN_NAME}.classFactory(None)
+        plugin.initProcessing()
+        elapsed = time.perf_counter() - start
+        ids = [a.id() for a in QgsApplication.processingRegistry().algorithms()]
+        heavy = sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY!r}))
+        print(json.dumps({{"seconds": elapsed, "heavy": heavy, "ids": ids}}))
+        plugin.unload()
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(plugin_dir)},
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"plugin import + classFactory + initProcessing: {report['seconds'] * 1000:.0f} ms")
+    assert report["heavy"] == []
+    assert "sits:rasterstatistics" in report["ids"]
+    assert report["seconds"] < 1.0
+
+
+def test_engine_never_imports_qgis():
+    offenders = []
+    for path in (ROOT / "sits_qgis").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [f"{path}: {n}" for n in names if n.split(".")[0] in {"qgis", "PyQt5"}]
+    assert offenders == []
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, sits_qgis.tiling, sits_qgis.backend; print('qgis' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_classfactory_initgui_unload_with_an_iface(qgis_iface, loaded_plugin):
+    """The plugin loaded as QGIS desktop loads it: menu entry, provider, then unload."""
+    import importlib
+
+    from qgis.core import QgsApplication
+    from qgis.PyQt.QtWidgets import QAction
+
+    from sits_qgis.backend import BackendConfig, BackendMode, get_backend
+
+    registry = QgsApplication.processingRegistry()
+    loaded_plugin.unload()  # the session's instance holds the provider id; lend it
+    assert registry.providerById("sits") is None
+    module = importlib.import_module(PLUGIN_NAME)
+    plugin = module.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        assert plugin.provider is not None and plugin.provider.id() == "sits"
+        assert plugin.menu.settings_action.text() == "Backend settings…"
+        actions = qgis_iface.mainWindow().findChildren(QAction, "sitsBackendSettings")
+        assert plugin.menu.settings_action in actions
+        backend = get_backend(BackendConfig(mode=BackendMode.PROCESSES, workers=1))
+        pids = backend.worker_pids()
+        assert pids
+    finally:
+        plugin.unload()
+    assert plugin.provider is None and plugin.menu is None
+    assert backend.client is None  # unload stopped the workers
+    import psutil
+
+    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert registry.providerById("sits") is None
+    loaded_plugin.initProcessing()  # give the provider back to the other tests
+    assert registry.providerById("sits") is not None
+
+
+def test_metadata_is_complete():
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "metadata.txt", encoding="utf-8")
+    general = parser["general"]
+    for key in (
+        "name",
+        "qgisMinimumVersion",
+        "description",
+        "about",
+        "version",
+        "author",
+        "email",
+        "repository",
+        "tracker",
+        "homepage",
+        "tags",
+        "category",
+        "icon",
+        "hasProcessingProvider",
+        "changelog",
+    ):
+        assert general.get(key, "").strip(), key
+    assert general["qgisMinimumVersion"] == "3.22"
+    assert general["hasProcessingProvider"] == "yes"
+    assert (ROOT / general["icon"]).is_file()
+    assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()
+
+
+def test_zip_has_one_top_folder_and_no_tests_or_caches(plugin_zip):
+    version = configparser.ConfigParser()
+    version.read(ROOT / "metadata.txt")
+    assert plugin_zip.name == f"{PLUGIN_NAME}-{version['general']['version']}.zip"
+    names = zipfile.ZipFile(plugin_zip).namelist()
+    assert {n.split("/")[0] for n in names} == {PLUGIN_NAME}
+    assert f"{PLUGIN_NAME}/metadata.txt" in names
+    assert f"{PLUGIN_NAME}/sits_qgis/tiling/statistics.py" in names
+    assert not [n for n in names if "tests/" in n or "__pycache__" in n or n.endswith(".pyc")]
