@@ -17,6 +17,8 @@ from conftest import (
 
 from sits_qgis.errors import SitsError
 from sits_qgis.tiling import raster_statistics
+from sits_qgis.tiling.brackets import sample_stride
+from sits_qgis.tiling.quantiles import Selector, combine, evaluate
 
 RNG = np.random.default_rng(20261121)
 
@@ -66,14 +68,54 @@ def test_equals_numpy_on_generated_rasters(name, tmp_path, sequential_backend):
     assert result["VALID_PERCENT"] == pytest.approx(100 * values.size / data.size)
 
 
-def test_large_raster_uses_histogram_passes_and_worker_processes(tmp_path, processes_backend):
-    """Over 4 Mi values the selection goes through key histograms (not one collect)."""
+def test_large_raster_takes_two_passes_in_worker_processes(tmp_path, processes_backend):
+    """Over a million pixels, a sample brackets the order statistics: one more pass."""
     data = RNG.gamma(2.0, 300.0, (2100, 2300)).astype("float32")
     data[RNG.random(data.shape) < 0.01] = -9999
     path = write_raster(tmp_path / "big.tif", data, -9999.0, block=256)
     result = raster_statistics(str(path), 1, 512, backend=processes_backend)
-    assert result.passes >= 4  # moments+histogram, collect, deviation histogram, collect
+    assert result.passes == 2
     assert_matches_numpy(result.values, numpy_statistics(valid_values(data, -9999.0)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_a_misleading_sample_falls_back_to_exact_radix_selection(
+    tmp_path, sequential_backend, dtype
+):
+    """Every sampled value (every 2nd here) is 0, the others are not: the brackets drawn
+    from the sample miss, and radix selection still finds the exact values."""
+    data = RNG.normal(100, 20, (1100, 1000)).astype(dtype)
+    data[:, ::2] = 0
+    assert sample_stride(data.size) == 2
+    path = write_raster(tmp_path / "odd.tif", data, None, block=256)
+    result = raster_statistics(str(path), 1, 256, backend=sequential_backend)
+    assert result.passes > 2
+    assert_matches_numpy(result.values, numpy_statistics(data.ravel()))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16", "uint8", "int64"])
+def test_radix_selection_with_few_values_collected(dtype):
+    """Radix selection refining bit by bit (a collect limit of 5 values), ties included."""
+    values = (
+        RNG.integers(-50, 50, 20000).astype(dtype)
+        if dtype != "uint8"
+        else (RNG.integers(0, 3, 20000).astype(dtype))
+    )
+    if dtype.startswith("float"):
+        values = values + RNG.normal(0, 1e-3, values.size).astype(dtype)
+    tiles = np.array_split(values, 7)
+    ranks = [0, 1, 9999, 10000, 17999, 19999]
+    selector = Selector(ranks, values.size, values.dtype, collect_limit=5)
+    passes = 0
+    while not selector.done:
+        queries = selector.queries()
+        selector.feed(combine(queries, [evaluate(t, queries) for t in tiles], values.dtype))
+        passes += 1
+    ordered = np.sort(values)
+    found = selector.values()
+    assert {r: found[r] for r in ranks} == {r: ordered[r] for r in ranks}
+    assert all(type(v) is type(ordered[0]) for v in found.values())
+    assert passes >= (2 if np.dtype(dtype).itemsize > 2 else 1)  # 16 bits per histogram
 
 
 def test_processes_and_sequential_give_identical_results(

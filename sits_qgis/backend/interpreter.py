@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import SitsError
+
 
 def _candidates() -> list[Path]:
     """Interpreters that belong to the running Python, most specific first.
@@ -42,10 +44,11 @@ def worker_python() -> str:
     for candidate in _candidates():
         if candidate.is_file():
             return str(candidate)
-    raise RuntimeError(
+    raise SitsError(
         "No Python interpreter was found to start worker processes with (looked for "
         + ", ".join(str(c) for c in _candidates())
-        + "). Choose 'threads' or 'in the calling thread' in the backend settings."
+        + "). Choose threads or 'in the calling thread' in the backend settings.",
+        parameter="backend mode",
     )
 
 

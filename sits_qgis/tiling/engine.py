@@ -14,6 +14,7 @@ from ..backend import Backend, BackendConfig, Task, get_backend
 from ..backend.runner import IsCancelled, describe_exception
 from ..errors import WorkItemError
 from .grid import TileWindow, group_tiles
+from .reader import close_datasets
 
 #: Pixels per task: about 16 MiB of float32, a few tenths of a second of work, so that
 #: dask's per-task cost (milliseconds) stays a small fraction.
@@ -30,11 +31,14 @@ def run_group(
 ) -> list[Any]:
     """Worker side: apply ``per_tile`` to each tile of a group, naming a failing tile."""
     results = []
-    for tile in tiles:
-        try:
-            results.append(per_tile(tile, *args, **kwargs))
-        except Exception as exc:
-            raise WorkItemError(tile.label, describe_exception(exc)) from None
+    try:
+        for tile in tiles:
+            try:
+                results.append(per_tile(tile, *args, **kwargs))
+            except Exception as exc:
+                raise WorkItemError(tile.label, describe_exception(exc)) from None
+    finally:
+        close_datasets()  # the tiles of a group share open datasets; none outlives it
     return results
 
 

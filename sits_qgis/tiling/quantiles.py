@@ -91,9 +91,6 @@ class Selector:
     ranks: Sequence[int]
     total: int
     dtype: np.dtype
-    #: How many values may share the empty prefix at the first pass; a first pass run
-    #: before the valid count was known was planned from the number of pixels.
-    size_hint: int | None = None
     collect_limit: int = COLLECT_LIMIT
     _pending: list[_Pending] = field(init=False)
     _bits: int = field(init=False)
@@ -101,7 +98,7 @@ class Selector:
     def __post_init__(self) -> None:
         self._bits = key_space(self.dtype)[2]
         self._pending = [
-            _Pending(rank=r, rank_in_prefix=r, count_in_prefix=self.size_hint or self.total)
+            _Pending(rank=r, rank_in_prefix=r, count_in_prefix=self.total)
             for r in sorted(set(self.ranks))
         ]
 
@@ -141,11 +138,6 @@ class Selector:
     def values(self) -> dict[int, object]:
         """The value found at each rank."""
         return {p.rank: p.value for p in self._pending}
-
-
-def first_query(size: int, collect_limit: int = COLLECT_LIMIT) -> Query:
-    """The query a first pass over ``size`` values asks (see ``Selector.size_hint``)."""
-    return Query(0, 0, collect=size <= collect_limit)
 
 
 def combine(

@@ -7,12 +7,14 @@ exact out of core:
 - moments (count, sum, sum of squares, mean, standard deviation) combine per-tile
   float64 partial results (Chan's parallel update for the variance, ``math.fsum`` for
   sums) and equal numpy's float64 results to ~1e-15 relative;
-- median, percentiles and NMAD are order statistics found by radix selection
-  (``quantiles``) and then passed through numpy's own functions, so they are the very
-  values numpy returns on the whole band.
+- median, percentiles and NMAD are order statistics, passed through numpy's own
+  functions, so they are the very values numpy returns on the whole band.
 
-Passes over the raster: 1 (moments + key histogram), then usually 1 to collect the
-median/percentile candidates, then 2 for the median absolute deviation.
+Passes over the raster: the first computes the moments and keeps a sample of the
+values; a band of at most ``SAMPLE_TARGET`` pixels is then done (the sample is every
+value). Otherwise a second pass finds the order statistics inside brackets drawn from
+the sample (``brackets``); only if a bracket missed do radix-selection passes
+(``quantiles``) finish the job.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..backend import Backend
 from ..backend.runner import IsCancelled
+from .brackets import Plan, Request, answer, exact_in_float64, sample_stride
 from .engine import Progress, resolve_backend, run_tiles
 from .grid import TileWindow, tile_grid
 from .quantiles import (
@@ -33,7 +36,6 @@ from .quantiles import (
     Selector,
     combine,
     evaluate,
-    first_query,
     median_from,
     median_ranks,
     percentile_from,
@@ -81,22 +83,46 @@ class Moments:
     def of(cls, values: np.ndarray) -> Moments:
         if values.size == 0:
             return cls()
-        as_float = values.astype(np.float64)
-        total = float(as_float.sum())
-        mean = total / values.size
-        deviations = as_float - mean
-        # np.sum (pairwise, fixed order) rather than np.dot: BLAS reduces in an order
-        # that depends on its threading, so the same tile would give different last
-        # bits in a worker process and in the calling thread.
+        total, sum_squares, m2 = _float64_sums(values)
         return cls(
             count=int(values.size),
             total=total,
-            sum_squares=float(np.sum(as_float * as_float)),
-            mean=mean,
-            m2=float(np.sum(deviations * deviations)),
+            sum_squares=sum_squares,
+            mean=total / values.size,
+            m2=m2,
             minimum=values.min(),
             maximum=values.max(),
         )
+
+
+def _float64_sums(values: np.ndarray, block: int = 16384) -> tuple[float, float, float]:
+    """Sum, sum of squares and sum of squared deviations from the mean, in float64.
+
+    Computed through two small reused buffers rather than tile-sized float64
+    temporaries (whose allocation and page faults cost more than the arithmetic), and
+    with ``np.sum`` (pairwise, fixed order) rather than ``np.dot``, whose BLAS reduction
+    order depends on threading: the same tile must give the same bits in a worker
+    process and in the calling thread.
+    """
+    size = values.size
+    buffer = np.empty(min(block, size), dtype=np.float64)
+    squares = np.empty_like(buffer)
+    total = sum_squares = 0.0
+    for start in range(0, size, block):
+        part, square = buffer[: min(block, size - start)], squares[: min(block, size - start)]
+        np.copyto(part, values[start : start + block])
+        total += float(part.sum())
+        np.multiply(part, part, out=square)
+        sum_squares += float(square.sum())
+    mean = total / size
+    m2 = 0.0
+    for start in range(0, size, block):
+        part, square = buffer[: min(block, size - start)], squares[: min(block, size - start)]
+        np.copyto(part, values[start : start + block])
+        part -= mean
+        np.multiply(part, part, out=square)
+        m2 += float(square.sum())
+    return total, sum_squares, m2
 
 
 def merge_moments(parts: Sequence[Moments]) -> Moments:
@@ -153,9 +179,9 @@ class RasterStatistics:
 
 # -- worker side ------------------------------------------------------------------------
 def first_pass(
-    tile: TileWindow, path: str, band: int, queries: Sequence[Query], with_tile_stats: bool
-) -> tuple[int, Moments, list[object], TileStatistics | None]:
-    """Pixel count, moments and the first key histogram of one tile."""
+    tile: TileWindow, path: str, band: int, stride: int, with_tile_stats: bool
+) -> tuple[int, Moments, np.ndarray, TileStatistics | None]:
+    """Pixel count, moments and a sample (every ``stride``-th valid value) of one tile."""
     values = read_valid_values(path, band, tile)
     moments = Moments.of(values)
     tile_stats = None
@@ -168,14 +194,22 @@ def first_pass(
             tile_stats.maximum = float(moments.maximum)
             tile_stats.std = math.sqrt(moments.m2 / values.size)
             tile_stats.sum = moments.total
-    return tile.height * tile.width, moments, evaluate(values, queries), tile_stats
+    sample = values[::stride].copy() if stride > 1 else values
+    return tile.height * tile.width, moments, sample, tile_stats
+
+
+def bracket_pass(
+    tile: TileWindow, path: str, band: int, request: Request
+) -> tuple[list[tuple[int, np.ndarray]], int]:
+    """Counts and values of one tile for the brackets of ``request``."""
+    return answer(read_valid_values(path, band, tile), request)
 
 
 def selection_pass(
     tile: TileWindow, path: str, band: int, queries: Sequence[Query], centre: Any
 ) -> list[object]:
-    """Answers of a selection pass for one tile, on the values or, when ``centre`` is
-    given, on their absolute deviations from it (computed exactly as numpy would)."""
+    """Answers of a radix-selection pass for one tile, on the values or, when ``centre``
+    is given, on their absolute deviations from it (computed exactly as numpy would)."""
     values = read_valid_values(path, band, tile)
     if centre is not None:
         values = np.abs(values - centre)
@@ -270,8 +304,8 @@ def raster_statistics(
     tiles = tile_grid(info.height, info.width, chunk_size, info.block_shape)
     run = _Run(info, band, tiles, resolve_backend(backend), progress, is_cancelled)
     dtype = np.dtype(info.dtypes[band - 1])
-    first = first_query(info.height * info.width)
-    results = run.run(first_pass, [first], with_tile_stats)
+    stride = sample_stride(info.height * info.width)
+    results = run.run(first_pass, stride, with_tile_stats)
     total_count = sum(r[0] for r in results)
     moments = merge_moments([r[1] for r in results])
     tile_stats = [r[3] for r in results] if with_tile_stats else []
@@ -281,21 +315,14 @@ def raster_statistics(
     if moments.count == 0:
         return run.result(values, tile_stats)
 
-    ranks, percentile_ranks = _wanted_ranks(moments.count)
-    selector = Selector(ranks, moments.count, dtype, size_hint=info.height * info.width)
-    selector.feed(combine([first], [r[2] for r in results], dtype))
-    order = run.select(selector, dtype, None)
-
-    median = median_from([order[r] for r in median_ranks(moments.count)], dtype)
-    percentiles = {
-        p: percentile_from(order[lo], order[hi], weight)
-        for p, (lo, hi, weight) in percentile_ranks.items()
-    }
-    # The deviations' dtype is whatever numpy gives for |values - median|.
-    deviation_dtype = np.abs(np.zeros(1, dtype=dtype) - median).dtype
-    deviation_selector = Selector(median_ranks(moments.count), moments.count, deviation_dtype)
-    deviations = run.select(deviation_selector, deviation_dtype, median)
-    mad = median_from([deviations[r] for r in median_ranks(moments.count)], deviation_dtype)
+    sample = np.concatenate([r[2] for r in results])
+    if stride == 1:  # the sample is every valid value: numpy itself gives the answer
+        median = np.median(sample)
+        percentiles = {p: np.percentile(sample, p) for p in PERCENTILES}
+        mad = np.median(np.abs(sample - median))
+    else:
+        median, percentiles, mad = _order_statistics(run, sample, moments.count, dtype)
+    del sample
 
     values.update(
         MEAN=moments.mean,
@@ -311,6 +338,36 @@ def raster_statistics(
         RMSE=math.sqrt(moments.sum_squares / moments.count),
     )
     return run.result(values, tile_stats)
+
+
+def _order_statistics(
+    run: _Run, sample: np.ndarray, count: int, dtype: np.dtype
+) -> tuple[Any, dict[int, Any], Any]:
+    """Median, percentiles and median absolute deviation of all valid values.
+
+    One bracket pass guided by the sample; radix selection for whatever it missed.
+    """
+    ranks, percentile_ranks = _wanted_ranks(count)
+    middle = median_ranks(count)
+    plan = Plan.from_sample(sample, count, ranks, middle, with_mad=exact_in_float64(dtype))
+    combined, inner = plan.combine(run.run(bracket_pass, plan.request))
+    order = plan.order_statistics(combined)
+    missing = [r for r in ranks if r not in order]
+    if missing:
+        order.update(run.select(Selector(missing, count, dtype), dtype, None))
+
+    median = median_from([order[r] for r in middle], dtype)
+    percentiles = {
+        p: percentile_from(order[lo], order[hi], weight)
+        for p, (lo, hi, weight) in percentile_ranks.items()
+    }
+    # The deviations' dtype is whatever numpy gives for |values - median|.
+    deviation_dtype = np.abs(np.zeros(1, dtype=dtype) - median).dtype
+    deviations = plan.mad_order_statistics(combined, inner, median)
+    if deviations is None:
+        selector = Selector(middle, count, deviation_dtype)
+        deviations = run.select(selector, deviation_dtype, median)
+    return median, percentiles, median_from([deviations[r] for r in middle], deviation_dtype)
 
 
 def _plain(value: Any) -> float | int:
