@@ -158,16 +158,22 @@ class Plan:
         for index in range(len(self.request.intervals)):
             below = sum(tile[0][index][0] for tile in per_tile)
             parts = [tile[0][index][1] for tile in per_tile]
-            combined.append((below, np.sort(np.concatenate(parts))))
+            combined.append((below, np.concatenate(parts)))
         return combined, sum(tile[1] for tile in per_tile)
 
     def order_statistics(self, combined: list[tuple[int, np.ndarray]]) -> dict[int, Any]:
         """The value at each rank whose bracket held it (missed ranks are left out)."""
         found = {}
-        for rank, index in self.rank_interval.items():
+        for index in set(self.rank_interval.values()):
             below, values = combined[index]
-            if 0 <= rank - below < values.size:
-                found[rank] = values[rank - below]
+            positions = {
+                rank: rank - below
+                for rank, i in self.rank_interval.items()
+                if i == index and 0 <= rank - below < values.size
+            }
+            if positions:  # partial ordering at the wanted positions only: linear time
+                ordered = np.partition(values, sorted(set(positions.values())))
+                found.update({rank: ordered[pos] for rank, pos in positions.items()})
         return found
 
     def mad_order_statistics(
@@ -178,12 +184,13 @@ class Plan:
             return None
         dl, dh = self.mad_bounds
         zone_values = np.concatenate([combined[i][1] for i in self.mad_zones])
-        deviations = np.sort(np.abs(zone_values - median))
+        deviations = np.abs(zone_values - median)
+        positions = [rank - inner for rank in self.median_ranks]
+        if not all(0 <= position < deviations.size for position in positions):
+            return None
+        deviations = np.partition(deviations, positions)
         found = {}
-        for rank in self.median_ranks:
-            position = rank - inner
-            if not 0 <= position < deviations.size:
-                return None
+        for rank, position in zip(self.median_ranks, positions):
             value = deviations[position]
             # the values counted in the inner zone deviate by at most dl, those outside
             # the zones by at least dh: the pick is the rank only between the two
