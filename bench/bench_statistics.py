@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -409,9 +410,9 @@ def targets(all_runs: dict[str, dict[str, MethodRun]]) -> list[dict[str, Any]]:
         if gdal is not None and gdal.ok and engine.seconds is not None:
             ratio = engine.seconds / gdal.seconds
             second = engine.extra.get("second_call_seconds")
-            measured = f"{ratio:.2f} x ({engine.seconds:.2f} s vs {gdal.seconds:.2f} s)"
+            measured = f"{ratio:.3f} x ({engine.seconds:.2f} s vs {gdal.seconds:.2f} s)"
             if second:
-                measured += f"; second call {second / gdal.seconds:.2f} x"
+                measured += f"; second call {second / gdal.seconds:.3f} x"
             rows.append(
                 {
                     "size": size,
@@ -438,18 +439,6 @@ def environment() -> dict[str, Any]:
             )
     except OSError:
         pass
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "sits_qgis"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "cpu": cpu,
@@ -459,8 +448,25 @@ def environment() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "rasterio": rasterio.__version__,
         "dask": dask.__version__,
-        "git_commit": commit + (" (sits_qgis modified)" if dirty else ""),
+        "git_commit": engine_version(),
     }
+
+
+def _git(*args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, check=False).stdout
+
+
+def engine_version() -> str:
+    """The commit, plus a hash of uncommitted changes to ``sits_qgis`` if there are any,
+    so that a result can be tied to the code it measured."""
+    commit = _git("rev-parse", "--short", "HEAD").decode().strip() or "unknown"
+    digest = hashlib.sha1(_git("diff", "HEAD", "--", "sits_qgis"))
+    untracked = _git("ls-files", "--others", "--exclude-standard", "--", "sits_qgis").split()
+    for name in sorted(untracked):
+        digest.update(name + (ROOT / name.decode()).read_bytes())
+    if digest.digest() == hashlib.sha1(b"").digest():
+        return commit
+    return f"{commit} + uncommitted sits_qgis changes (sha1 {digest.hexdigest()[:10]})"
 
 
 def render(
@@ -556,7 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     args.output.with_suffix(".md").write_text(markdown, encoding="utf-8")
     payload = {
         "environment": env,
-        "settings": {"workers": args.workers, "chunk_size": args.chunk_size},
+        "settings": {
+            "workers": args.workers,
+            "chunk_size": args.chunk_size,
+            "repeat": args.repeat,
+        },
         "rasters": {
             s.label: {"path": str(s.path.relative_to(ROOT)), "side": s.side} for s in specs
         },
