@@ -16,7 +16,7 @@ from conftest import (
 )
 
 from sits_qgis.errors import SitsError
-from sits_qgis.tiling import raster_statistics
+from sits_qgis.tiling import brackets, raster_statistics
 from sits_qgis.tiling.brackets import sample_stride
 from sits_qgis.tiling.quantiles import Selector, combine, evaluate
 
@@ -91,6 +91,22 @@ def test_a_misleading_sample_falls_back_to_exact_radix_selection(
     result = raster_statistics(str(path), 1, 256, backend=sequential_backend)
     assert result.passes > 2
     assert_matches_numpy(result.values, numpy_statistics(data.ravel()))
+
+
+def test_brackets_too_large_for_the_budget_use_radix_selection(
+    tmp_path, sequential_backend, monkeypatch
+):
+    """Brackets hold a fixed share of the values: on huge rasters they would outgrow
+    memory, so over the budget radix selection (fixed memory) does the work."""
+    data = RNG.normal(0, 1, (1100, 1000)).astype("float32")
+    path = str(write_raster(tmp_path / "r.tif", data, None, block=256))
+    within = raster_statistics(path, 1, 256, backend=sequential_backend)
+    monkeypatch.setattr(brackets, "BRACKET_BUDGET", 1000)  # decided in this process
+    over = raster_statistics(path, 1, 256, backend=sequential_backend)
+    # moments, then radix: under 4 Mi values one collecting pass each for values and MAD
+    assert (within.passes, over.passes) == (2, 3)
+    assert within.values == over.values
+    assert_matches_numpy(over.values, numpy_statistics(data.ravel()))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int16", "uint8", "int64"])

@@ -27,6 +27,11 @@ import numpy as np
 SAMPLE_TARGET = 1 << 20
 #: Half-width of a bracket, in standard errors of the sample's rank fraction.
 BRACKET_SIGMAS = 6.0
+#: Most values the bracket pass may bring back to the main process. Brackets hold a
+#: fixed fraction of the values, so for very large rasters (over about 2 Gi pixels)
+#: they would outgrow any fixed memory: radix selection, whose memory is fixed, is
+#: used instead.
+BRACKET_BUDGET = 1 << 24
 
 
 def sample_stride(pixels: int) -> int:
@@ -100,6 +105,12 @@ class Plan:
     rank_interval: dict[int, int]  # rank -> index of its interval
     mad_zones: tuple[int, ...]  # indices of the intervals that form the MAD's zones
     mad_bounds: tuple[Any, Any] | None  # (dl, dh), in the deviations' dtype
+    expected_values: int  # values the bracket pass is expected to collect
+
+    @property
+    def affordable(self) -> bool:
+        """Whether the collected values should fit in ``BRACKET_BUDGET``."""
+        return self.expected_values <= BRACKET_BUDGET
 
     @classmethod
     def from_sample(
@@ -140,7 +151,10 @@ class Plan:
             else:
                 intervals.append(Interval(b1, b4, False))
             zones = tuple(range(len(intervals) - (2 if inner else 1), len(intervals)))
+        # every sampled value stands for count / sample.size values of the raster
+        sampled_inside = sum(_inside(ordered, interval) for interval in intervals)
         return cls(
+            expected_values=math.ceil(sampled_inside * count / sample.size),
             count=count,
             ranks=tuple(sorted(set(ranks))),
             median_ranks=tuple(median_ranks),
@@ -198,6 +212,13 @@ class Plan:
                 return None
             found[rank] = value
         return found
+
+
+def _inside(ordered: np.ndarray, interval: Interval) -> int:
+    """How many values of a sorted array ``interval`` holds."""
+    start = 0 if interval.lo is None else np.searchsorted(ordered, interval.lo, "left")
+    end = ordered.size if interval.hi is None else np.searchsorted(ordered, interval.hi, "right")
+    return int(end - start)
 
 
 def exact_in_float64(dtype: np.dtype) -> bool:

@@ -345,13 +345,17 @@ def _order_statistics(
 ) -> tuple[Any, dict[int, Any], Any]:
     """Median, percentiles and median absolute deviation of all valid values.
 
-    One bracket pass guided by the sample; radix selection for whatever it missed.
+    One bracket pass guided by the sample; radix selection for whatever it missed, or
+    for everything when the brackets would bring back too many values.
     """
     ranks, percentile_ranks = _wanted_ranks(count)
     middle = median_ranks(count)
     plan = Plan.from_sample(sample, count, ranks, middle, with_mad=exact_in_float64(dtype))
-    combined, inner = plan.combine(run.run(bracket_pass, plan.request))
-    order = plan.order_statistics(combined)
+    if plan.affordable:
+        combined, inner = plan.combine(run.run(bracket_pass, plan.request))
+        order = plan.order_statistics(combined)
+    else:
+        combined, inner, order = [], 0, {}
     missing = [r for r in ranks if r not in order]
     if missing:
         order.update(run.select(Selector(missing, count, dtype), dtype, None))
@@ -363,7 +367,7 @@ def _order_statistics(
     }
     # The deviations' dtype is whatever numpy gives for |values - median|.
     deviation_dtype = np.abs(np.zeros(1, dtype=dtype) - median).dtype
-    deviations = plan.mad_order_statistics(combined, inner, median)
+    deviations = plan.mad_order_statistics(combined, inner, median) if combined else None
     if deviations is None:
         selector = Selector(middle, count, deviation_dtype)
         deviations = run.select(selector, deviation_dtype, median)
