@@ -191,3 +191,21 @@ def test_cancel_returns_quickly_without_results(tmp_path, backend_settings):
     result = run({"INPUT": str(path), "BAND": 1, "CHUNK_SIZE": 64}, feedback)
     assert result == {}
     assert time.monotonic() - cancelled_at[0] < 2.0
+
+
+def test_processing_options_become_the_backend_settings(backend_settings):
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    from sits_qgis.backend import BackendMode
+
+    backend_settings(mode=3, workers=3, scheduler="tcp://127.0.0.1:8786")
+    ProcessingConfig.setSettingValue(settings.MEMORY, 512)
+    try:
+        config = settings.backend_config()
+    finally:
+        ProcessingConfig.setSettingValue(settings.MEMORY, 0)
+    assert config.mode is BackendMode.SCHEDULER
+    assert (config.workers, config.memory_per_worker_mib) == (3, 512)
+    assert config.scheduler_address == "tcp://127.0.0.1:8786"
+    names = [s.name for s in ProcessingConfig.getSettings()["SITS"]]
+    assert names == [settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER]

@@ -247,3 +247,15 @@ def test_bad_settings_are_refused():
         BackendConfig(mode=BackendMode.SCHEDULER)
     with pytest.raises(SitsError, match="at least 1"):
         BackendConfig(workers=0)
+
+
+def test_memory_per_worker_reaches_the_workers():
+    backend = Backend(
+        BackendConfig(mode=BackendMode.PROCESSES, workers=1, memory_per_worker_mib=300)
+    )
+    backend.start()
+    try:
+        workers = backend.client.scheduler_info()["workers"].values()
+        assert [w["memory_limit"] for w in workers] == [300 * 2**20]
+    finally:
+        backend.close()

@@ -232,7 +232,7 @@ class _Run:
     def report(self) -> Callable[[float], None] | None:
         """Progress of the current pass, as a percentage of the whole run.
 
-        The number of passes is known only as they go (2 to 6), so the first pass gets
+        The number of passes is known only as they go (usually 2), so the first pass gets
         the first 40% and each later pass half of what remains; the run ends at 100%.
         """
         if self.progress is None:
