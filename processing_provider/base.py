@@ -11,7 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsRasterLayer,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 
 from .settings import backend_config
@@ -67,6 +72,25 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
             return call(
                 backend=backend, progress=feedback.setProgress, is_cancelled=feedback.isCanceled
             )
+
+
+def raster_file(
+    algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: Any
+) -> QgsRasterLayer:
+    """The INPUT raster layer, refused unless it is a file GDAL can read (the engine
+    reads it in worker processes, by path)."""
+    layer = algorithm.parameterAsRasterLayer(parameters, "INPUT", context)
+    if layer is None or not layer.isValid():
+        raise QgsProcessingException(
+            "INPUT: the raster cannot be opened. Choose a raster layer or file that QGIS"
+            " can display."
+        )
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(
+            f"INPUT: '{layer.name()}' is a '{layer.providerType()}' layer; this algorithm"
+            " reads raster files (GDAL layers). Save it as a GeoTIFF first."
+        )
+    return layer
 
 
 @contextmanager

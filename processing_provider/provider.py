@@ -8,6 +8,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from . import settings
+from .raster_filter import RasterFilterAlgorithm
 from .raster_statistics import RasterStatisticsAlgorithm
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
@@ -47,3 +48,4 @@ class SitsProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:
         self.addAlgorithm(RasterStatisticsAlgorithm())
+        self.addAlgorithm(RasterFilterAlgorithm())

@@ -24,7 +24,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from .base import Cancelled, SitsAlgorithm, engine_errors
+from .base import Cancelled, SitsAlgorithm, engine_errors, raster_file
 
 #: Output name -> description, in the order the outputs are declared.
 STATISTICS = {
@@ -142,17 +142,7 @@ class RasterStatisticsAlgorithm(SitsAlgorithm):
         context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> dict[str, Any]:
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        if layer is None or not layer.isValid():
-            raise QgsProcessingException(
-                f"{self.INPUT}: the raster cannot be opened. Choose a raster layer or file"
-                " that QGIS can display."
-            )
-        if layer.providerType() != "gdal":
-            raise QgsProcessingException(
-                f"{self.INPUT}: '{layer.name()}' is a '{layer.providerType()}' layer; this"
-                " algorithm reads raster files (GDAL layers). Save it as a GeoTIFF first."
-            )
+        layer = raster_file(self, parameters, context)
         band = self.parameterAsInt(parameters, self.BAND, context)
         chunk_size = self.parameterAsInt(parameters, self.CHUNK_SIZE, context)
         with_tiles = parameters.get(self.OUTPUT_TILES) is not None
