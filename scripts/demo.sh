@@ -22,3 +22,8 @@ echo "== Tiled raster statistics of $out/sample_dem.tif (band 1, chunk 256, loca
 qp run sits:rasterstatistics -- \
   INPUT="$out/sample_dem.tif" BAND=1 CHUNK_SIZE=256 OUTPUT_TILES="$out/sample_dem_tiles.gpkg"
 echo "== Tile layer with per-tile statistics: $out/sample_dem_tiles.gpkg"
+
+echo "== Tiled raster filter: gaussian, sigma 2 pixels, chunk 256"
+qp run sits:rasterfilter -- INPUT="$out/sample_dem.tif" BAND=1 FILTER=4 SIGMA=2 \
+  CHUNK_SIZE=256 OUTPUT="$out/sample_dem_gaussian.tif" | sed -n '/^Results/,$p'
+echo "== Filtered raster: $out/sample_dem_gaussian.tif"

@@ -223,3 +223,20 @@ def test_shared_rasters(tmp_path, processes_backend, name, kind):
                 2.0,
             )
             assert ds.read(band + 1).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize(("kind", "size", "sigma"), [("mean", 21, None), ("gaussian", 3, 3.0)])
+def test_window_larger_than_the_chunk(tmp_path, processes_backend, kind, size, sigma):
+    """Windows of 21 and 25 pixels over 16-pixel tiles: the overlap spans several tiles."""
+    data = holes((100, 90), "float64", -9999.0)
+    path = str(write_raster(tmp_path / "in.tif", data, -9999.0, block=16))
+    out = raster_filter(
+        path, str(tmp_path / "o.tif"), kind, size, sigma, 1, 16, backend=processes_backend
+    )
+    with rasterio.open(out) as ds:
+        tiled = ds.read(1)
+    assert tiled.dtype == np.float64
+    expected = whole_array(
+        data, validity(data, -9999.0), Filter(kind), size, -9999.0, sigma or SIGMA
+    )
+    assert tiled.tobytes() == expected.tobytes()
