@@ -48,7 +48,7 @@ HELP = "<br><br>".join(
             "without a valid pixel gives nodata, and a nodata input pixel stays nodata."
         ),
         (
-            "<b>Output</b>: a tiled, deflate-compressed GeoTIFF (BigTIFF when needed, "
+            "<b>Output</b>: a tiled, ZSTD-compressed GeoTIFF (BigTIFF when needed, "
             "optionally Cloud-Optimized) with the input's size, CRS, geotransform, band "
             "order and band descriptions. Maximum, minimum and median keep the input's "
             "data type; the others give float32 (float64 for float64 input). Nodata is the "
