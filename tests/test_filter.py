@@ -240,3 +240,16 @@ def test_window_larger_than_the_chunk(tmp_path, processes_backend, kind, size, s
         data, validity(data, -9999.0), Filter(kind), size, -9999.0, sigma or SIGMA
     )
     assert tiled.tobytes() == expected.tobytes()
+
+
+def test_gaussian_on_a_raster_without_gaps(tmp_path, sequential_backend):
+    """Tiles without missing pixels take a shortcut for the weights: same bits."""
+    data = RNG.normal(0, 1, (70, 80)).astype("float32")
+    path = str(write_raster(tmp_path / "in.tif", data, None, block=16))
+    out = raster_filter(
+        path, str(tmp_path / "o.tif"), "gaussian", 3, 2.0, 1, 32, backend=sequential_backend
+    )
+    with rasterio.open(out) as ds:
+        tiled = ds.read(1)
+    expected = whole_array(data, np.ones(data.shape, bool), Filter.GAUSSIAN, 3, np.nan, 2.0)
+    assert tiled.tobytes() == expected.tobytes()

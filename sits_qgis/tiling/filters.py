@@ -112,7 +112,13 @@ def apply_filter(
         weights = gaussian_weights(sigma)
         values = np.where(valid, data, 0).astype(np.float64)
         numerator = _running(values, width, np.add, weights)
-        denominator = _running(valid.astype(np.float64), width, np.add, weights)
+        if valid.all():
+            # Every window is full: the same running sum over ones gives one value for
+            # all pixels, computed once (the bits are those of the per-pixel sum).
+            ones = np.ones((width, width))
+            denominator = _running(ones, width, np.add, weights)[0, 0]
+        else:
+            denominator = _running(valid.astype(np.float64), width, np.add, weights)
         with np.errstate(invalid="ignore", divide="ignore"):
             result = numerator / denominator
     else:
