@@ -140,3 +140,21 @@ def test_qgis_process_runs_the_filter_from_the_zip(plugin_zip, tmp_path, dem):
     with rasterio.open(out) as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert ds.read(1).tobytes() == oracle(data, Filter.MAXIMUM, 5, None).tobytes()
+
+
+def test_output_is_added_to_the_project_as_the_toolbox_does(loaded_plugin, dem, tmp_path):
+    from qgis.core import QgsProject
+
+    path, _ = dem
+    out = tmp_path / "loaded.tif"
+    processing.runAndLoadResults(
+        ALG,
+        {"INPUT": str(path), "FILTER": 1, "SIZE": 3, "OUTPUT": str(out)},
+        feedback=QgsProcessingFeedback(),
+    )
+    project = QgsProject.instance()
+    loaded = [layer for layer in project.mapLayers().values() if layer.source() == str(out)]
+    try:
+        assert len(loaded) == 1 and loaded[0].isValid()
+    finally:
+        project.removeAllMapLayers()
