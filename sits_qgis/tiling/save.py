@@ -26,7 +26,7 @@ from ..backend.runner import IsCancelled
 from ..errors import SitsError
 from .engine import Progress, run_tiles
 from .grid import TileWindow, tile_grid
-from .reader import RasterInfo, check_bands, raster_info, read_tile
+from .reader import GDAL_CACHE_MIB, RasterInfo, check_bands, raster_info, read_tile
 
 #: Output block size in pixels (GeoTIFF blocks must be multiples of 16); tile edges are
 #: placed on block edges so that every block is written once, whole.
@@ -146,7 +146,12 @@ def map_overlap_save(
         with rasterio.open(raster_path) as source:
             descriptions = [source.descriptions[b - 1] for b in band_list]
         profile = _profile(info, len(band_list), dtype, nodata, block)
-        with rasterio.open(partial, "w", **profile) as out:
+        # A small block cache: GDAL's default (5% of RAM) would hold up to a gigabyte
+        # of written blocks in the main process before flushing them.
+        with (
+            rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MIB),
+            rasterio.open(partial, "w", **profile) as out,
+        ):
             for index, description in enumerate(descriptions, start=1):
                 if description:
                     out.set_band_description(index, description)
