@@ -1,4 +1,4 @@
-"""Generate the benchmark rasters (float32 GeoTIFFs of 256 MiB and 1 GiB) once.
+"""Generate the benchmark rasters (float32 GeoTIFFs of 256 MiB, 1 GiB and 4 GiB) once.
 
 The statistics benchmark needs inputs that look like real data (a smooth terrain with
 noise, nodata holes, a CRS) and are stored like real data (512 x 512 tiles,
@@ -46,7 +46,23 @@ class RasterSpec:
         return self.side * self.side * 4
 
 
-SPECS = (RasterSpec("256 MiB", 8192), RasterSpec("1 GiB", 16384))
+#: Every raster a benchmark may use; each benchmark picks its sizes by label.
+ALL_SPECS = (
+    RasterSpec("256 MiB", 8192),
+    RasterSpec("1 GiB", 16384),
+    RasterSpec("4 GiB", 32768),
+)
+#: The statistics benchmark's sizes.
+SPECS = ALL_SPECS[:2]
+#: The filter benchmark's sizes (issue 3).
+FILTER_SPECS = ALL_SPECS[1:]
+
+
+def specs_for(labels: list[str] | None, default: tuple[RasterSpec, ...]) -> tuple[RasterSpec, ...]:
+    """The specs with these labels (all of ``default`` when none are given)."""
+    if not labels:
+        return default
+    return tuple(s for s in ALL_SPECS if s.label in labels)
 
 
 def is_complete(spec: RasterSpec) -> bool:
@@ -118,7 +134,8 @@ def _apply_nodata(strip: np.ndarray, row0: int, holes: list[tuple[float, float, 
 
 
 def write_raster(spec: RasterSpec) -> None:
-    """Write ``spec`` strip by strip (one row of tiles, e.g. 32 MiB at 16384 columns)."""
+    """Write ``spec`` strip by strip (one row of tiles: 32 MiB of float32 at 16384
+    columns, 64 MiB at 32768; the float64 terrain of a strip is twice that)."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     partial = spec.path.with_suffix(".tif.partial")
     side = spec.side
@@ -137,6 +154,7 @@ def write_raster(spec: RasterSpec) -> None:
         "blockysize": BLOCK,
         "compress": "none",
         "interleave": "band",
+        "BIGTIFF": "IF_NEEDED",  # the 4 GiB raster needs BigTIFF
     }
     with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(partial, "w", **profile) as ds:
         for row0 in range(0, side, BLOCK):
@@ -169,11 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes",
         nargs="*",
-        choices=[s.label for s in SPECS],
-        help="only these sizes (default: all)",
+        choices=[s.label for s in ALL_SPECS],
+        help="only these sizes (default: all, including the 4 GiB one)",
     )
     args = parser.parse_args(argv)
-    specs = tuple(s for s in SPECS if not args.sizes or s.label in args.sizes)
+    specs = specs_for(args.sizes, ALL_SPECS)
     ensure_rasters(specs, force=args.force)
     return 0
 

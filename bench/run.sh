@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The statistics benchmark end to end: GeoUtils venv, rasters (cached), benchmark.
-# Extra arguments go to bench_statistics.py (e.g. --sizes "256 MiB" --repeat 1).
+# The benchmarks end to end: GeoUtils venv, rasters (cached), statistics, then filters.
+# Extra arguments go to bench_statistics.py (e.g. --sizes "256 MiB" --repeat 1);
+# BENCH_FILTER_ARGS to bench_filter.py (e.g. BENCH_FILTER_ARGS='--sizes "1 GiB"').
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 PYTHON="$ROOT/.venv/bin/python"  # the project venv (Debian's python), never PATH's python3
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 "$HERE/setup_geoutils.sh"
 "$PYTHON" "$HERE/make_rasters.py"
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$HERE/bench_statistics.py" "$@"
+status=0
+"$PYTHON" "$HERE/bench_statistics.py" "$@" || status=$?
+eval "filter_args=(${BENCH_FILTER_ARGS:-})"
+"$PYTHON" "$HERE/bench_filter.py" "${filter_args[@]}" || status=$?
+exit "$status"
