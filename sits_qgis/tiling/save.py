@@ -6,6 +6,15 @@ bounded number of tiles is in flight, the output is a tiled, compressed GeoTIFF
 (ZSTD, BigTIFF when needed, optionally a Cloud-Optimized GeoTIFF), and it is written to a
 temporary file in the destination's folder and renamed at the end: a failed or
 cancelled run leaves nothing at the destination.
+
+Why not ``dask.array.map_overlap`` and ``dask.array.store``: map_overlap builds its halos
+by exchanging chunk borders between tasks, so neighbouring tiles' pixels travel between
+workers and stay in their memory until every neighbour is done, and the graph covers
+the whole raster at once; ``store`` into one GeoTIFF needs a lock around GDAL and writes
+in the workers. Here a worker reads its tile with the halo itself (``read_tile``, one
+windowed read clipped to the raster and padded as missing), the halo is trimmed in the
+worker, and only the main process writes, so memory is bounded by the tasks in flight.
+Reading and writing windows is rasterio's.
 """
 
 from __future__ import annotations
