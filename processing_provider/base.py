@@ -15,6 +15,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterNumber,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
@@ -61,6 +62,20 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self) -> SitsAlgorithm:
         return type(self)()
+
+    def add_chunk_size_parameter(self) -> None:
+        """CHUNK_SIZE, as every tiled algorithm takes it."""
+        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
+
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "CHUNK_SIZE",
+                self.tr("Chunk size (pixels per tile side)"),
+                QgsProcessingParameterNumber.Integer,
+                512,
+                minValue=MIN_CHUNK_SIZE,
+            )
+        )
 
     def run_engine(self, feedback: QgsProcessingFeedback, call: Callable[..., Any]) -> Any:
         """Run ``call(backend=..., progress=..., is_cancelled=...)`` with the backend of

@@ -80,8 +80,6 @@ class RasterFilterAlgorithm(SitsAlgorithm):
     OUTPUT = "OUTPUT"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
-
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Raster")))
         self.addParameter(
             QgsProcessingParameterBand(
@@ -114,15 +112,7 @@ class RasterFilterAlgorithm(SitsAlgorithm):
                 1.0,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                self.CHUNK_SIZE,
-                self.tr("Chunk size (pixels per tile side)"),
-                QgsProcessingParameterNumber.Integer,
-                512,
-                minValue=MIN_CHUNK_SIZE,
-            )
-        )
+        self.add_chunk_size_parameter()
         self.addParameter(
             QgsProcessingParameterBoolean(
                 self.COG, self.tr("Write a Cloud-Optimized GeoTIFF"), False

@@ -18,7 +18,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterFeatureSink,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
 )
@@ -111,19 +110,9 @@ class RasterStatisticsAlgorithm(SitsAlgorithm):
     OUTPUT_TILES = "OUTPUT_TILES"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
-
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Raster")))
         self.addParameter(QgsProcessingParameterBand(self.BAND, self.tr("Band"), 1, self.INPUT))
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                self.CHUNK_SIZE,
-                self.tr("Chunk size (pixels per tile side)"),
-                QgsProcessingParameterNumber.Integer,
-                512,
-                minValue=MIN_CHUNK_SIZE,
-            )
-        )
+        self.add_chunk_size_parameter()
         self.addParameter(
             QgsProcessingParameterFeatureSink(
                 self.OUTPUT_TILES,
