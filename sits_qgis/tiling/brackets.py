@@ -98,8 +98,6 @@ def _outward(value: float, direction: float) -> float:
 class Plan:
     """Brackets for some ranks of the values and for the median absolute deviation."""
 
-    count: int
-    ranks: tuple[int, ...]
     median_ranks: tuple[int, ...]
     request: Request
     rank_interval: dict[int, int]  # rank -> index of its interval
@@ -155,8 +153,6 @@ class Plan:
         sampled_inside = sum(_inside(ordered, interval) for interval in intervals)
         return cls(
             expected_values=math.ceil(sampled_inside * count / sample.size),
-            count=count,
-            ranks=tuple(sorted(set(ranks))),
             median_ranks=tuple(median_ranks),
             request=Request(tuple(intervals), inner),
             rank_interval=rank_interval,

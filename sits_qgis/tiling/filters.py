@@ -166,11 +166,6 @@ def _cast(result: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return result.astype(dtype)
 
 
-def window_pixels(kind: Filter, size: int, sigma: float | None) -> int:
-    """Width of the square window in pixels."""
-    return 2 * radius(Filter(kind), size, sigma) + 1
-
-
 def default_nodata(dtype: np.dtype) -> float:
     """The nodata an output gets when the input has none: NaN for floats, the dtype's
     lowest value for integers (documented in the algorithm's help)."""
