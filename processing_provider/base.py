@@ -63,20 +63,6 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> SitsAlgorithm:
         return type(self)()
 
-    def add_chunk_size_parameter(self) -> None:
-        """CHUNK_SIZE, as every tiled algorithm takes it."""
-        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
-
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "CHUNK_SIZE",
-                self.tr("Chunk size (pixels per tile side)"),
-                QgsProcessingParameterNumber.Integer,
-                512,
-                minValue=MIN_CHUNK_SIZE,
-            )
-        )
-
     def run_engine(self, feedback: QgsProcessingFeedback, call: Callable[..., Any]) -> Any:
         """Run ``call(backend=..., progress=..., is_cancelled=...)`` with the backend of
         the settings; engine errors become ``QgsProcessingException`` messages."""
@@ -87,6 +73,32 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
             return call(
                 backend=backend, progress=feedback.setProgress, is_cancelled=feedback.isCanceled
             )
+
+
+class TiledRasterAlgorithm(SitsAlgorithm):
+    """What the tiled raster algorithms share: their group and the parameters every one
+    of them takes (INPUT, BAND, CHUNK_SIZE)."""
+
+    GROUP = "Tiled rasters"
+    GROUP_ID = "tiledrasters"
+
+    INPUT = "INPUT"
+    BAND = "BAND"
+    CHUNK_SIZE = "CHUNK_SIZE"
+
+    def add_chunk_size_parameter(self) -> None:
+        """CHUNK_SIZE, as every tiled algorithm takes it."""
+        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
+
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.CHUNK_SIZE,
+                self.tr("Chunk size (pixels per tile side)"),
+                QgsProcessingParameterNumber.Integer,
+                512,
+                minValue=MIN_CHUNK_SIZE,
+            )
+        )
 
 
 def raster_file(

@@ -16,7 +16,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import Cancelled, SitsAlgorithm, raster_file
+from .base import Cancelled, TiledRasterAlgorithm, raster_file
 
 #: The FILTER enum, in its documented order (engine names).
 FILTERS = ("maximum", "minimum", "mean", "median", "gaussian", "std")
@@ -60,22 +60,17 @@ HELP = "<br><br>".join(
 )
 
 
-class RasterFilterAlgorithm(SitsAlgorithm):
+class RasterFilterAlgorithm(TiledRasterAlgorithm):
     """GeoUtils' ``map_overlap_multiproc_save`` with its filters, exact and bounded."""
 
     NAME = "rasterfilter"
     DISPLAY_NAME = "Tiled raster filter"
-    GROUP = "Tiled rasters"
-    GROUP_ID = "tiledrasters"
     HELP = HELP
     HELP_ANCHOR = "tiled-raster-filter"
 
-    INPUT = "INPUT"
-    BAND = "BAND"
     FILTER = "FILTER"
     SIZE = "SIZE"
     SIGMA = "SIGMA"
-    CHUNK_SIZE = "CHUNK_SIZE"
     COG = "COG"
     OUTPUT = "OUTPUT"
 

@@ -23,7 +23,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from .base import Cancelled, SitsAlgorithm, engine_errors, raster_file
+from .base import Cancelled, TiledRasterAlgorithm, engine_errors, raster_file
 
 #: Output name -> description, in the order the outputs are declared.
 STATISTICS = {
@@ -94,19 +94,14 @@ HELP = "<br><br>".join(
 )
 
 
-class RasterStatisticsAlgorithm(SitsAlgorithm):
+class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
     """GeoUtils' ``map_multiproc_collect`` + ``get_stats``, exact and in QGIS."""
 
     NAME = "rasterstatistics"
     DISPLAY_NAME = "Tiled raster statistics"
-    GROUP = "Tiled rasters"
-    GROUP_ID = "tiledrasters"
     HELP = HELP
     HELP_ANCHOR = "tiled-raster-statistics"
 
-    INPUT = "INPUT"
-    BAND = "BAND"
-    CHUNK_SIZE = "CHUNK_SIZE"
     OUTPUT_TILES = "OUTPUT_TILES"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
