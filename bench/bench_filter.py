@@ -38,6 +38,7 @@ from harness import (
     ROOT,
     TMP_DIR,
     MethodRun,
+    add_run_arguments,
     environment,
     fmt,
     run_method,
@@ -380,12 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--filters", nargs="*", choices=list(FILTERS), default=list(FILTERS))
     parser.add_argument("--methods", nargs="*", choices=METHOD_ORDER, default=list(METHOD_ORDER))
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk-size", type=int, default=512)
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per method")
-    parser.add_argument(
-        "--repeat", type=int, default=2, help="runs per method; the fastest is reported"
-    )
+    add_run_arguments(parser, timeout=1800.0, repeat=2, output=RESULTS_DIR / "filter")
     parser.add_argument(
         "--memory-limit-gib",
         type=float,
@@ -393,12 +389,6 @@ def main(argv: list[str] | None = None) -> int:
         help="whole-array methods run only where they need less than this",
     )
     parser.add_argument("--keep-outputs", action="store_true", help="keep the filtered rasters")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=RESULTS_DIR / "filter",
-        help="path without suffix for the .md and .json results",
-    )
     args = parser.parse_args(argv)
     specs = specs_for(args.sizes, FILTER_SPECS)
     ensure_rasters(specs)

@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 # bench/ is the script's folder, so its modules import directly
@@ -28,6 +27,7 @@ from harness import (
     ROOT,
     TMP_DIR,
     MethodRun,
+    add_run_arguments,
     environment,
     run_method,
     run_repeated,
@@ -276,18 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", choices=[s.label for s in SPECS], help="default: all")
     parser.add_argument("--methods", nargs="*", choices=METHOD_ORDER, help="default: all")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk-size", type=int, default=512)
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per method")
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per method; the fastest is reported"
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=RESULTS_DIR / "statistics",
-        help="path without suffix for the .md and .json results",
-    )
+    add_run_arguments(parser, timeout=900.0, repeat=3, output=RESULTS_DIR / "statistics")
     args = parser.parse_args(argv)
     specs = tuple(s for s in SPECS if not args.sizes or s.label in args.sizes)
     methods = [m for m in METHOD_ORDER if not args.methods or m in args.methods]

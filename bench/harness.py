@@ -7,6 +7,7 @@ Used by ``bench_statistics.py`` and ``bench_filter.py`` (project venv only: psut
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import hashlib
@@ -260,6 +261,25 @@ def run_repeated(run_once: Callable[[], MethodRun], repeat: int) -> MethodRun:
         hwm_sum_mib=max(r.memory.hwm_sum_mib for r in runs),
     )
     return best
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, timeout: float, repeat: int, output: Path
+) -> None:
+    """The options every benchmark takes: workers, chunk size, time limit, repeats and
+    where the report goes."""
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=512)
+    parser.add_argument("--timeout", type=float, default=timeout, help="seconds per method")
+    parser.add_argument(
+        "--repeat", type=int, default=repeat, help="runs per method; the fastest is reported"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=output,
+        help="path without suffix for the .md and .json results",
+    )
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
