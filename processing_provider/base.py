@@ -25,6 +25,13 @@ from .settings import backend_config
 HELP_URL = "https://github.com/sits-qgis/sits-qgis#{anchor}"
 
 
+def help_text(text: str) -> str:
+    """Help written as wrapped paragraphs (blank line between them) as the rich text
+    Processing shows: lines joined, paragraphs separated by ``<br><br>``."""
+    paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    return "<br><br>".join(paragraphs)
+
+
 class Cancelled(Exception):
     """The user cancelled; the algorithm returns without outputs."""
 

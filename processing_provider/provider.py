@@ -8,8 +8,11 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from . import settings
+from .extract_cubes import ExtractCubesAlgorithm
+from .extract_timeseries import ExtractTimeSeriesAlgorithm
 from .raster_filter import RasterFilterAlgorithm
 from .raster_statistics import RasterStatisticsAlgorithm
+from .search_stac import SearchStacAlgorithm
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
 
@@ -49,3 +52,6 @@ class SitsProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:
         self.addAlgorithm(RasterStatisticsAlgorithm())
         self.addAlgorithm(RasterFilterAlgorithm())
+        self.addAlgorithm(SearchStacAlgorithm())
+        self.addAlgorithm(ExtractTimeSeriesAlgorithm())
+        self.addAlgorithm(ExtractCubesAlgorithm())

@@ -1,0 +1,179 @@
+"""``sits:extractcubes``: SITS's image or patch cubes per feature, as netCDF files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from .base import Cancelled, engine_errors, help_text
+from .timeseries_base import TimeSeriesAlgorithm
+
+HELP = help_text(
+    """
+Writes one netCDF cube per feature from a STAC catalogue, as the SITS tool does, for
+training data or analysis.
+
+<b>image</b>: the feature's envelope (grown by BUFFER metres) on the pixel grid; its
+size follows the feature. <b>patch</b>: exactly PATCH_X x PATCH_Y pixels centred on the
+feature, the same size for every feature.
+
+Masking, dropping of too-masked dates (they are left out of the cube), gap filling of
+masked pixels along time, harmonisation and indices are those of 'Extract time series'.
+
+Each file (fid-ID_MODE_START_END.nc, with the id made safe for file names) is CF-
+compliant: one variable per band and index on (time, y, x), the CRS as grid mapping,
+valid_fraction per date, and attributes naming the catalogue, collection, items and
+parameters (never credentials). With LABEL_FIELD, a 'label' variable holds the class of
+the features rasterised on the same grid. The index layer lists every feature with its
+file and status.
+"""
+)
+
+
+class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
+    NAME = "extractcubes"
+    DISPLAY_NAME = "Extract image or patch cubes (netCDF)"
+    HELP = HELP
+    HELP_ANCHOR = "extract-cubes"
+
+    MODE = "MODE"
+    PATCH_X = "PATCH_X"
+    PATCH_Y = "PATCH_Y"
+    LABEL_FIELD = "LABEL_FIELD"
+    OUTPUT_FOLDER = "OUTPUT_FOLDER"
+    OUTPUT_INDEX = "OUTPUT_INDEX"
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
+        self.add_input_parameters()
+        self.add_search_parameters()
+        self.add_series_parameters("blue,green,red,nir")
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.MODE,
+                self.tr("Cube geometry"),
+                ["image (feature envelope)", "patch (fixed size)"],
+                False,
+                1,
+            )
+        )
+        for name, label in (
+            (self.PATCH_X, "Patch width (pixels)"),
+            (self.PATCH_Y, "Patch height (pixels)"),
+        ):
+            self.addParameter(
+                QgsProcessingParameterNumber(
+                    name, self.tr(label), QgsProcessingParameterNumber.Integer, 64, minValue=1
+                )
+            )
+        self.add_buffer_parameter("Buffer around features in metres (image mode)")
+        self.addParameter(
+            QgsProcessingParameterField(
+                self.LABEL_FIELD,
+                self.tr("Class field to rasterise as a label layer (optional)"),
+                parentLayerParameterName=self.INPUT,
+                type=QgsProcessingParameterField.Numeric,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFolderDestination(
+                self.OUTPUT_FOLDER, self.tr("Folder for the cubes")
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT_INDEX, self.tr("Cube index"), QgsProcessing.TypeVectorAnyGeometry
+            )
+        )
+        self.addOutput(QgsProcessingOutputNumber("WRITTEN", self.tr("Cubes written")))
+        self.addOutput(QgsProcessingOutputNumber("FAILED", self.tr("Features without a cube")))
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
+        from sits_qgis.timeseries.extract import cube_target, plan_run, run_cubes
+        from sits_qgis.timeseries.options import CubeMode, CubeOptions
+
+        label_field = self.parameterAsString(parameters, self.LABEL_FIELD, context)
+        layer, geometries, labels = self.feature_layer(parameters, context, label_field)
+        options = self.series_options(parameters, context)
+        cube = CubeOptions(
+            folder=self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
+            mode=CubeMode(self.parameterAsEnum(parameters, self.MODE, context)),
+            patch_x=self.parameterAsInt(parameters, self.PATCH_X, context),
+            patch_y=self.parameterAsInt(parameters, self.PATCH_Y, context),
+            buffer=self.parameterAsDouble(parameters, self.BUFFER, context),
+            label_field=label_field,
+        )
+        for name, size in ((self.PATCH_X, cube.patch_x), (self.PATCH_Y, cube.patch_y)):
+            if cube.mode is CubeMode.PATCH and size < 1:
+                raise QgsProcessingException(f"{name}: a patch needs at least 1 pixel per side.")
+        with engine_errors():
+            plan = plan_run(layer, options, cube.buffer, cube_target(cube))
+        feedback.pushInfo(
+            f"{len(plan.search.items)} items in {plan.search.api_requests.count('/search')}"
+            " search request(s)."
+        )
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        fields = QgsFields()
+        for name, kind in (
+            ("feature_id", QVariant.String),
+            ("file", QVariant.String),
+            ("status", QVariant.String),
+            ("dates", QVariant.Int),
+            ("width", QVariant.Int),
+            ("height", QVariant.Int),
+        ):
+            fields.append(QgsField(name, kind))
+        sink, index_id = self.parameterAsSink(
+            parameters, self.OUTPUT_INDEX, context, fields, source.wkbType(), source.sourceCrs()
+        )
+        if sink is None:
+            raise QgsProcessingException("OUTPUT_INDEX: the index layer cannot be created.")
+        total = max(len(plan.features), 1)
+        counts = {"done": 0, "failed": 0}
+
+        def run(backend: Any, progress: Any, is_cancelled: Any) -> None:
+            for outcome in run_cubes(plan, cube, backend, labels, is_cancelled):
+                counts["done"] += 1
+                status = outcome.status
+                if not outcome.path:
+                    counts["failed"] += 1
+                    status = f"{outcome.status}: {outcome.message}"
+                    feedback.pushWarning(f"Feature '{outcome.feature_id}': {status}")
+                feature = QgsFeature(fields)
+                feature.setAttributes(
+                    [outcome.feature_id, outcome.path or None, status, outcome.dates,
+                     outcome.shape[1], outcome.shape[0]]
+                )  # fmt: skip
+                geometry = geometries.get(outcome.feature_id)
+                if geometry is not None:
+                    feature.setGeometry(geometry)
+                sink.addFeature(feature, QgsFeatureSink.FastInsert)
+                progress(100.0 * counts["done"] / total)
+
+        try:
+            self.run_engine(feedback, run)
+        except Cancelled:
+            raise QgsProcessingException(
+                "Cancelled: the cubes already written are complete; the others were not written."
+            ) from None
+        return {
+            self.OUTPUT_FOLDER: cube.folder,
+            self.OUTPUT_INDEX: index_id,
+            "WRITTEN": counts["done"] - counts["failed"],
+            "FAILED": counts["failed"],
+        }

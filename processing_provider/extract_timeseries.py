@@ -1,0 +1,216 @@
+"""``sits:extracttimeseries``: per-feature values or zonal statistics over time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
+
+from .base import Cancelled, engine_errors, help_text
+from .timeseries_base import TimeSeriesAlgorithm
+
+HELP = help_text(
+    """
+Reads a time series from a STAC catalogue for every point or polygon of a layer.
+
+One search covers the whole layer. For each feature, only the pixels it needs are read
+from the Cloud-Optimized GeoTIFFs, on the images' own grid unless a CRS or resolution is
+given.
+
+<b>Points</b> (BUFFER 0) give the original value of the pixel that contains the point.
+<b>Polygons</b>, or points with a BUFFER in metres, give zonal STATISTICS over the
+pixels whose centres fall inside.
+
+Pixels of the MASK_BAND classes in MASK_VALUES are masked (Sentinel-2 SCL default: no
+data, saturated, cloud shadow, cloud medium and high, cirrus). Dates with a larger
+masked fraction than MAX_MASKED are kept as rows with status 'masked' and empty values,
+or 'filled' when GAPFILL fills them along time (linear interpolation by date, or the
+nearest date). Reflectances from processing baseline 04.00 on are harmonised (1000
+subtracted, unless the catalogue already did it). INDICES come from the Awesome Spectral
+Indices catalogue.
+
+The table has one row per feature and date: feature_id, date (ISO 8601, UTC),
+valid_fraction, status, then one column per band and index (name, or name_statistic for
+areas). A feature that cannot be read gets one row whose status says why; the others go
+on. OUTPUT_LAYER holds the same rows with the feature's geometry and a date field for
+the Temporal Controller.
+"""
+)
+
+
+class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
+    NAME = "extracttimeseries"
+    DISPLAY_NAME = "Extract time series (points and polygons)"
+    HELP = HELP
+    HELP_ANCHOR = "extract-time-series"
+
+    STATISTICS = "STATISTICS"
+    OUTPUT = "OUTPUT"
+    OUTPUT_LAYER = "OUTPUT_LAYER"
+    STATISTIC_OPTIONS = ("mean", "median", "std", "min", "max", "count")
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
+        self.add_input_parameters()
+        self.add_search_parameters()
+        self.add_series_parameters("red,nir")
+        self.add_buffer_parameter("Buffer around points in metres (0 = the point's pixel)")
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.STATISTICS,
+                self.tr("Statistics over areas"),
+                list(self.STATISTIC_OPTIONS),
+                True,
+                [0],
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT, self.tr("Time series table"), QgsProcessing.TypeVector
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT_LAYER,
+                self.tr("Time series layer (with geometry and date, for the Temporal Controller)"),
+                QgsProcessing.TypeVectorAnyGeometry,
+                optional=True,
+                createByDefault=False,
+            )
+        )
+        for name, label in (
+            ("FEATURES", "Features with a series"),
+            ("FAILED", "Features without a series"),
+            ("ROWS", "Rows written"),
+            ("ITEMS", "Catalogue items found"),
+            ("SEARCH_REQUESTS", "STAC search requests made"),
+        ):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
+        from sits_qgis.timeseries.extract import (
+            outcome_rows,
+            plan_run,
+            run_table,
+            table_columns,
+            table_kind,
+            table_target,
+        )
+        from sits_qgis.timeseries.options import Statistic, TableOptions
+
+        layer, geometries, _ = self.feature_layer(parameters, context)
+        options = self.series_options(parameters, context)
+        buffer = self.parameterAsDouble(parameters, self.BUFFER, context)
+        statistics = self.parameterAsEnums(parameters, self.STATISTICS, context) or [0]
+        table = TableOptions(buffer, tuple(Statistic(i) for i in statistics))
+        kind = table_kind(self.is_point_layer(parameters, context), buffer)
+        feedback.pushInfo(f"Searching {options.stac_url} for {len(layer.features)} features...")
+        with engine_errors():
+            plan = plan_run(layer, options, buffer, table_target(table))
+        search = plan.search
+        feedback.pushInfo(
+            f"{len(search.items)} items in {search.api_requests.count('/search')} search"
+            f" request(s); cloud filter: {search.cloud_filter}."
+        )
+        columns = table_columns(plan, table, kind)
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        table_sink, table_id = self.sink(parameters, context, self.OUTPUT, columns, False, None)
+        layer_sink, layer_id = self.sink(
+            parameters, context, self.OUTPUT_LAYER, columns, True, source
+        )
+        total = max(len(plan.features), 1)
+        done = failed = rows_written = 0
+
+        def run(backend: Any, progress: Any, is_cancelled: Any) -> None:
+            nonlocal done, failed, rows_written
+            for outcome in run_table(plan, table, backend, is_cancelled):
+                done += 1
+                if not outcome.rows:
+                    failed += 1
+                    feedback.pushWarning(
+                        f"Feature '{outcome.feature_id}': {outcome.status}: {outcome.message}"
+                    )
+                rows = outcome_rows(outcome, columns)
+                geometry = geometries.get(outcome.feature_id)
+                for row in rows:
+                    table_sink.addFeature(
+                        self.row_feature(row, columns, None), QgsFeatureSink.FastInsert
+                    )
+                    if layer_sink is not None:
+                        layer_sink.addFeature(
+                            self.row_feature(row, columns, geometry, with_time=True),
+                            QgsFeatureSink.FastInsert,
+                        )
+                rows_written += len(rows)
+                progress(100.0 * done / total)
+
+        try:
+            self.run_engine(feedback, run)
+        except Cancelled:
+            raise QgsProcessingException("Cancelled: the table is incomplete.") from None
+        results = {
+            self.OUTPUT: table_id,
+            "FEATURES": done - failed,
+            "FAILED": failed,
+            "ROWS": rows_written,
+            "ITEMS": len(search.items),
+            "SEARCH_REQUESTS": search.api_requests.count("/search"),
+        }
+        if layer_id is not None:
+            results[self.OUTPUT_LAYER] = layer_id
+        return results
+
+    def sink(
+        self,
+        parameters: dict[str, Any],
+        context: Any,
+        name: str,
+        columns: list[str],
+        with_geometry: bool,
+        source: Any,
+    ) -> tuple[Any, Any]:
+        """The table or layer sink with the fixed columns then the value columns."""
+        fields = QgsFields()
+        fields.append(QgsField("feature_id", QVariant.String))
+        fields.append(QgsField("date", QVariant.DateTime if with_geometry else QVariant.String))
+        fields.append(QgsField("valid_fraction", QVariant.Double))
+        fields.append(QgsField("status", QVariant.String))
+        for column in columns:
+            fields.append(QgsField(column, QVariant.Double))
+        if with_geometry:
+            sink, dest = self.parameterAsSink(
+                parameters, name, context, fields, source.wkbType(), source.sourceCrs()
+            )
+        else:
+            sink, dest = self.parameterAsSink(
+                parameters, name, context, fields, QgsWkbTypes.NoGeometry
+            )
+        if sink is None and not with_geometry:
+            raise QgsProcessingException(f"{name}: the output cannot be created.")
+        return sink, dest
+
+    @staticmethod
+    def row_feature(
+        row: dict[str, Any], columns: list[str], geometry: Any, with_time: bool = False
+    ) -> QgsFeature:
+        feature = QgsFeature()
+        when = row["date"]
+        if with_time and when:
+            when = QDateTime.fromString(when, Qt.ISODate)
+            when.setTimeSpec(Qt.UTC)
+        values = [row["feature_id"], when, row["valid_fraction"], row["status"]]
+        feature.setAttributes(values + [row.get(c) for c in columns])
+        if geometry is not None:
+            feature.setGeometry(geometry)
+        return feature

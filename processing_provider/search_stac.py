@@ -1,0 +1,171 @@
+"""``sits:searchstac``: the items a run would use, as footprints, to check coverage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
+
+from .base import engine_errors, help_text
+from .timeseries_base import TimeSeriesAlgorithm
+
+HELP = help_text(
+    """
+Searches a STAC catalogue once, over the features of a layer or over an extent, between
+two dates (whole days) and below a scene cloud cover, and returns the items found as
+footprints: id, date, cloud cover, platform, CRS, processing baseline and asset keys.
+
+Run it before an extraction to see which images and dates a run will use and whether
+every feature is covered. The cloud filter is sent to the server when it declares the
+query or filter extension and is always checked again on the items.
+"""
+)
+
+WGS84 = "EPSG:4326"
+
+
+class SearchStacAlgorithm(TimeSeriesAlgorithm):
+    NAME = "searchstac"
+    DISPLAY_NAME = "Search a STAC catalogue (footprints)"
+    HELP = HELP
+    HELP_ANCHOR = "search-a-stac-catalogue"
+
+    EXTENT = "EXTENT"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                self.INPUT,
+                self.tr("Search over the features of this layer"),
+                [QgsProcessing.TypeVectorAnyGeometry],
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterExtent(self.EXTENT, self.tr("Or over this extent"), optional=True)
+        )
+        self.add_search_parameters()
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT, self.tr("Item footprints"), QgsProcessing.TypeVectorPolygon
+            )
+        )
+        self.addOutput(QgsProcessingOutputNumber("ITEMS", self.tr("Items found")))
+
+    def envelopes(self, parameters: dict[str, Any], context: Any) -> list[tuple[float, ...]]:
+        """EPSG:4326 envelopes of the layer's features, or of the extent."""
+        wgs84 = QgsCoordinateReferenceSystem(WGS84)
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        if source is not None:
+            transform = QgsCoordinateTransform(
+                source.sourceCrs(), wgs84, context.transformContext()
+            )
+            boxes = []
+            for feature in source.getFeatures():
+                geometry = feature.geometry()
+                if geometry.isNull():
+                    continue
+                geometry.transform(transform)
+                box = geometry.boundingBox()
+                boxes.append((box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum()))
+            if not boxes:
+                raise QgsProcessingException("INPUT: the layer has no feature with a geometry.")
+            return boxes
+        if parameters.get(self.EXTENT):
+            box = self.parameterAsExtent(parameters, self.EXTENT, context, wgs84)
+            return [(box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum())]
+        raise QgsProcessingException("INPUT: give a layer or an EXTENT to search over.")
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
+        from sits_qgis.stac import SearchRequest, resolve_catalogue, search, search_area
+
+        start, end = self.dates(parameters, context)
+        url = self.parameterAsString(parameters, self.STAC_URL, context)
+        with engine_errors():
+            request = SearchRequest(
+                catalogue=resolve_catalogue(url),
+                collection=self.parameterAsString(parameters, self.COLLECTION, context).strip(),
+                start=start,
+                end=end,
+                area=search_area(self.envelopes(parameters, context)),
+                max_cloud=self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
+                headers=self.series_headers(parameters, context),
+            )
+            result = search(request)
+        fields = QgsFields()
+        for name, kind in (
+            ("id", QVariant.String),
+            ("datetime", QVariant.DateTime),
+            ("cloud_cover", QVariant.Double),
+            ("platform", QVariant.String),
+            ("crs", QVariant.String),
+            ("processing_baseline", QVariant.String),
+            ("assets", QVariant.String),
+        ):
+            fields.append(QgsField(name, kind))
+        sink, dest = self.parameterAsSink(
+            parameters,
+            self.OUTPUT,
+            context,
+            fields,
+            QgsWkbTypes.MultiPolygon,
+            QgsCoordinateReferenceSystem(WGS84),
+        )
+        if sink is None:
+            raise QgsProcessingException("OUTPUT: the footprint layer cannot be created.")
+        import json
+
+        from sits_qgis.timeseries.grid import item_crs
+
+        for item in result.items:
+            props = item.get("properties", {})
+            when = QDateTime.fromString(props.get("datetime") or "", Qt.ISODate)
+            feature = QgsFeature(fields)
+            feature.setAttributes(
+                [
+                    item.get("id"),
+                    when,
+                    props.get("eo:cloud_cover"),
+                    props.get("platform"),
+                    item_crs(item),
+                    props.get("s2:processing_baseline"),
+                    ",".join(sorted(item.get("assets", {}))),
+                ]
+            )
+            geometry = QgsGeometry.fromWkt(_wkt(json.dumps(item.get("geometry"))))
+            geometry.convertToMultiType()
+            feature.setGeometry(geometry)
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        feedback.pushInfo(
+            f"{len(result.items)} items; cloud filter: {result.cloud_filter};"
+            f" {result.dropped_by_client} removed by the client-side check."
+        )
+        return {self.OUTPUT: dest, "ITEMS": len(result.items)}
+
+    def series_headers(self, parameters: dict[str, Any], context: Any) -> dict[str, str]:
+        from .timeseries_base import auth_headers
+
+        return auth_headers(self.parameterAsString(parameters, self.AUTHCFG, context))
+
+
+def _wkt(geojson: str) -> str:
+    import shapely
+
+    return shapely.from_geojson(geojson).wkt

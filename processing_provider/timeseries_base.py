@@ -1,0 +1,343 @@
+"""What the time-series algorithms share: the search, grid and cleaning parameters,
+reading them into the engine's options, and handing the layer's features over.
+
+The parameter names and meanings are those of issue 4 and the README; the three
+algorithms (search, table, cubes) declare the same names the same way, so a model can
+feed one from the other.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+from typing import Any
+
+from qgis.core import (
+    QgsApplication,
+    QgsAuthMethodConfig,
+    QgsFeatureRequest,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterAuthConfig,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDateTime,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+
+from .base import SitsAlgorithm
+
+DEFAULT_START = "2023-01-01"
+DEFAULT_END = "2023-12-31"
+
+
+class TimeSeriesAlgorithm(SitsAlgorithm):
+    """Base of the STAC algorithms: group and shared parameters."""
+
+    GROUP = "Time series"
+    GROUP_ID = "timeseries"
+
+    INPUT = "INPUT"
+    ID_FIELD = "ID_FIELD"
+    STAC_URL = "STAC_URL"
+    AUTHCFG = "AUTHCFG"
+    COLLECTION = "COLLECTION"
+    BANDS = "BANDS"
+    START_DATE = "START_DATE"
+    END_DATE = "END_DATE"
+    MAX_CLOUD = "MAX_CLOUD"
+    BUFFER = "BUFFER"
+    RESOLUTION = "RESOLUTION"
+    CRS = "CRS"
+    MASK_BAND = "MASK_BAND"
+    MASK_VALUES = "MASK_VALUES"
+    MAX_MASKED = "MAX_MASKED"
+    GAPFILL = "GAPFILL"
+    INDICES = "INDICES"
+    HARMONIZE = "HARMONIZE"
+
+    GAPFILL_OPTIONS = ("None", "Linear interpolation in time", "Nearest date")
+
+    # -- parameter declarations -------------------------------------------------------
+
+    def add_input_parameters(self) -> None:
+        """INPUT (points or polygons) and ID_FIELD."""
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                self.INPUT,
+                self.tr("Points or polygons (selected features only is supported)"),
+                [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                self.ID_FIELD,
+                self.tr("Feature id field (empty: the feature ids)"),
+                parentLayerParameterName=self.INPUT,
+                optional=True,
+            )
+        )
+
+    def add_search_parameters(self) -> None:
+        """STAC_URL, AUTHCFG, COLLECTION, START_DATE, END_DATE, MAX_CLOUD."""
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.STAC_URL,
+                self.tr("Catalogue: earth-search, planetary-computer, or the URL of a STAC API"),
+                "earth-search",
+            )
+        )
+        auth = QgsProcessingParameterAuthConfig(
+            self.AUTHCFG, self.tr("Credentials (QGIS authentication)"), optional=True
+        )
+        auth.setFlags(auth.flags() | auth.FlagAdvanced)
+        self.addParameter(auth)
+        self.addParameter(
+            QgsProcessingParameterString(self.COLLECTION, self.tr("Collection"), "sentinel-2-l2a")
+        )
+        for name, label, default in (
+            (self.START_DATE, "Start date (whole day included)", DEFAULT_START),
+            (self.END_DATE, "End date (whole day included)", DEFAULT_END),
+        ):
+            self.addParameter(
+                QgsProcessingParameterDateTime(
+                    name, self.tr(label), QgsProcessingParameterDateTime.Date, default
+                )
+            )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.MAX_CLOUD,
+                self.tr("Maximum scene cloud cover (%; 100 = no filter)"),
+                QgsProcessingParameterNumber.Double,
+                100.0,
+                minValue=0.0,
+                maxValue=100.0,
+            )
+        )
+
+    def add_series_parameters(self, bands: str) -> None:
+        """BANDS, RESOLUTION, CRS, MASK_BAND, MASK_VALUES, MAX_MASKED, GAPFILL, INDICES."""
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.BANDS,
+                self.tr("Bands (comma-separated asset keys or common names, e.g. red,nir)"),
+                bands,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.RESOLUTION,
+                self.tr("Pixel size in CRS units (0 = the images' native resolution)"),
+                QgsProcessingParameterNumber.Double,
+                0.0,
+                minValue=0.0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.CRS,
+                self.tr("Grid CRS, e.g. EPSG:3035 (empty = the images' native CRS)"),
+                "",
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.MASK_BAND,
+                self.tr("Mask band (empty = no cloud mask)"),
+                "scl",
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.MASK_VALUES,
+                self.tr("Masked classes of the mask band (Sentinel-2 SCL default)"),
+                "0,1,3,8,9,10",
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.MAX_MASKED,
+                self.tr("Drop dates with a larger masked fraction than (0-1)"),
+                QgsProcessingParameterNumber.Double,
+                0.5,
+                minValue=0.0,
+                maxValue=1.0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.GAPFILL,
+                self.tr("Gap filling along time"),
+                list(self.GAPFILL_OPTIONS),
+                False,
+                0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.INDICES,
+                self.tr("Spectral indices (comma-separated, e.g. NDVI,NDWI)"),
+                "",
+                optional=True,
+            )
+        )
+        harmonize = QgsProcessingParameterBoolean(
+            self.HARMONIZE,
+            self.tr("Harmonise Sentinel-2 processing baseline 04.00 offset"),
+            True,
+        )
+        harmonize.setFlags(harmonize.flags() | harmonize.FlagAdvanced)
+        self.addParameter(harmonize)
+
+    def add_buffer_parameter(self, label: str) -> None:
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.BUFFER, self.tr(label), QgsProcessingParameterNumber.Double, 0.0, minValue=0.0
+            )
+        )
+
+    # -- reading parameters -----------------------------------------------------------
+
+    def dates(self, parameters: dict[str, Any], context: Any) -> tuple[date, date]:
+        start = self.parameterAsDate(parameters, self.START_DATE, context)
+        end = self.parameterAsDate(parameters, self.END_DATE, context)
+        for name, value in ((self.START_DATE, start), (self.END_DATE, end)):
+            if not value.isValid():
+                raise QgsProcessingException(f"{name}: give a date as YYYY-MM-DD.")
+        return start.toPyDate(), end.toPyDate()
+
+    def series_options(self, parameters: dict[str, Any], context: Any) -> Any:
+        """The engine's ``SeriesOptions`` from the parameters, with credentials."""
+        from sits_qgis.timeseries.options import GapFill, SeriesOptions
+
+        start, end = self.dates(parameters, context)
+        return SeriesOptions(
+            stac_url=self.parameterAsString(parameters, self.STAC_URL, context),
+            collection=self.parameterAsString(parameters, self.COLLECTION, context).strip(),
+            bands=split_list(self.parameterAsString(parameters, self.BANDS, context)),
+            start=start,
+            end=end,
+            max_cloud=self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
+            resolution=self.parameterAsDouble(parameters, self.RESOLUTION, context),
+            crs=self.parameterAsString(parameters, self.CRS, context).strip(),
+            mask_band=self.parameterAsString(parameters, self.MASK_BAND, context).strip(),
+            mask_values=mask_values(self.parameterAsString(parameters, self.MASK_VALUES, context)),
+            max_masked=self.parameterAsDouble(parameters, self.MAX_MASKED, context),
+            gapfill=GapFill(self.parameterAsEnum(parameters, self.GAPFILL, context)),
+            indices=split_list(self.parameterAsString(parameters, self.INDICES, context)),
+            harmonize=self.parameterAsBoolean(parameters, self.HARMONIZE, context),
+            headers=auth_headers(self.parameterAsString(parameters, self.AUTHCFG, context)),
+        )
+
+    def feature_layer(
+        self, parameters: dict[str, Any], context: Any, label_field: str = ""
+    ) -> tuple[Any, dict[str, Any], dict[str, float]]:
+        """The engine's ``FeatureLayer``, each id's QGIS geometry, and class labels."""
+        from sits_qgis.errors import SitsError
+        from sits_qgis.timeseries.features import Feature, FeatureLayer
+
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        if source is None:
+            raise QgsProcessingException("INPUT: the layer cannot be read.")
+        geometry_type = QgsWkbTypes.geometryType(source.wkbType())
+        if geometry_type not in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry):
+            raise QgsProcessingException(
+                "INPUT: the layer must hold points or polygons (lines have no pixel or area"
+                " to read; buffer them into polygons first)."
+            )
+        id_field = self.parameterAsString(parameters, self.ID_FIELD, context)
+        features, geometries, labels = [], {}, {}
+        request = QgsFeatureRequest()
+        for feature in source.getFeatures(request):
+            if id_field:
+                value = feature[id_field]
+                if value is None or (hasattr(value, "isNull") and value.isNull()):
+                    raise QgsProcessingException(
+                        f"ID_FIELD: feature {feature.id()} has no value in '{id_field}'; every"
+                        " feature needs an id (or leave ID_FIELD empty)."
+                    )
+                feature_id = str(value)
+            else:
+                feature_id = str(feature.id())
+            geometry = feature.geometry()
+            wkb = None if geometry.isNull() else bytes(geometry.asWkb())
+            label = None
+            if label_field:
+                value = feature[label_field]
+                label = None if value is None or not _is_number(value) else float(value)
+            features.append(Feature(feature_id, wkb, label))
+            geometries[feature_id] = geometry
+            if label is not None:
+                labels[feature_id] = label
+        crs = source.sourceCrs()
+        try:
+            layer = FeatureLayer(tuple(features), crs.toWkt() if crs.isValid() else "")
+        except SitsError as exc:
+            raise QgsProcessingException(f"{exc.parameter}: {exc}") from None
+        return layer, geometries, labels
+
+    def is_point_layer(self, parameters: dict[str, Any], context: Any) -> bool:
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        return QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.PointGeometry
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """``"red, nir,,"`` -> ``("red", "nir")``."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def mask_values(text: str) -> tuple[int, ...]:
+    """Class values from ``"0,1,3"``; a clear message for anything else."""
+    values = []
+    for part in split_list(text):
+        try:
+            values.append(int(part))
+        except ValueError:
+            raise QgsProcessingException(
+                f"MASK_VALUES: '{part}' is not a class number; give whole numbers separated"
+                " by commas, e.g. 0,1,3,8,9,10."
+            ) from None
+    return tuple(values)
+
+
+def auth_headers(authcfg: str) -> dict[str, str]:
+    """HTTP headers from a QGIS authentication configuration (Basic or API header).
+
+    The secrets are read from QGIS's encrypted store at run time, kept in memory and
+    never written to any output or log.
+    """
+    if not authcfg:
+        return {}
+    config = QgsAuthMethodConfig()
+    manager = QgsApplication.authManager()
+    if not manager.loadAuthenticationConfig(authcfg, config, True) or not config.isValid():
+        raise QgsProcessingException(
+            f"AUTHCFG: the authentication configuration '{authcfg}' cannot be loaded (is the"
+            " master password set?)."
+        )
+    method = config.method()
+    values = config.configMap()
+    if method == "Basic":
+        token = f"{values.get('username', '')}:{values.get('password', '')}"
+        return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
+    if method == "APIHeader":
+        return {str(k): str(v) for k, v in values.items()}
+    raise QgsProcessingException(
+        f"AUTHCFG: the '{method}' authentication method is not supported for STAC APIs; use"
+        " 'Basic' or 'API Header'."
+    )

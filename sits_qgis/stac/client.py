@@ -1,0 +1,128 @@
+"""Open a STAC API the way a long unattended run needs it: retries, timeouts, signing,
+credentials in headers, and errors phrased for the user.
+
+pystac-client retries through urllib3 when given a ``Retry``; its default retries
+neither on 429/5xx answers nor with backoff, so one is configured here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import SitsError
+from .catalogues import Catalogue
+
+#: Seconds to connect and to wait for each answer of the STAC API.
+API_TIMEOUT = (10.0, 60.0)
+#: Attempts after the first one for a failed or throttled API request (backoff 0.5 s,
+#: 1 s, 2 s, 4 s).
+API_RETRIES = 4
+
+
+def retry_policy() -> Any:
+    """urllib3 retries with exponential backoff, also for throttling and server errors."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=API_RETRIES,
+        backoff_factor=0.5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+
+
+def asset_signer(catalogue: Catalogue) -> Callable[[Any], None] | None:
+    """Planetary Computer's in-place signer for the items, when that catalogue is used.
+
+    Its blobs are only readable with a short-lived token added to each URL by the
+    ``planetary-computer`` package, which is optional: without it, say how to get it.
+    """
+    if not catalogue.signs_assets:
+        return None
+    try:
+        import planetary_computer
+    except ImportError:
+        raise SitsError(
+            "Microsoft Planetary Computer only serves images through signed addresses."
+            " Install the 'planetary-computer' Python package into the Python that QGIS"
+            " uses (pip install planetary-computer), then run again.",
+            "STAC_URL",
+        ) from None
+    return planetary_computer.sign_inplace
+
+
+class RequestCounter:
+    """Counts the API requests a run makes (a ``request_modifier``): a run is meant to
+    make one search, and tests and benchmarks check it against this count."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+
+    def __call__(self, request: Any) -> None:
+        self.requests.append((request.method, request.url))
+
+    def count(self, path_end: str) -> int:
+        """Requests whose URL path ends with ``path_end`` (e.g. ``/search``)."""
+        return sum(1 for _, url in self.requests if url.split("?")[0].endswith(path_end))
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def open_catalogue(
+    catalogue: Catalogue,
+    headers: Mapping[str, str] | None = None,
+    parameter: str = "STAC_URL",
+    counter: RequestCounter | None = None,
+) -> Any:
+    """A ``pystac_client.Client`` for ``catalogue``, checked to be a searchable STAC API."""
+    import pystac_client
+    import requests
+    from pystac_client.exceptions import APIError
+    from pystac_client.stac_api_io import StacApiIO
+
+    stac_io = StacApiIO(
+        headers=dict(headers or {}),
+        timeout=API_TIMEOUT,
+        max_retries=retry_policy(),
+        request_modifier=counter,
+    )
+    where = f"the STAC API at {catalogue.url}"
+    try:
+        client = pystac_client.Client.open(
+            catalogue.url, stac_io=stac_io, modifier=asset_signer(catalogue)
+        )
+    except SitsError:
+        raise
+    except (requests.RequestException, APIError) as exc:
+        raise SitsError(
+            f"Cannot reach {where} ({_short(exc)}). Check the address, your network"
+            " and proxy settings.",
+            parameter,
+        ) from None
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise SitsError(
+            f"{where} did not answer with valid STAC JSON ({_short(exc)}). Check that"
+            " the address is the root of a STAC API.",
+            parameter,
+        ) from None
+    except Exception as exc:  # pystac-client's APIError and pystac's type errors
+        raise SitsError(
+            f"{where} did not answer as a STAC API ({_short(exc)}).",
+            parameter,
+        ) from None
+    from pystac_client.conformance import ConformanceClasses
+
+    if not client.conforms_to(ConformanceClasses.ITEM_SEARCH):
+        raise SitsError(
+            f"{where} does not offer item search (its landing page does not declare the"
+            " STAC API item-search conformance class), so it cannot be searched. Give"
+            " the root address of a STAC API.",
+            parameter,
+        )
+    return client

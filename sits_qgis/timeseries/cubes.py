@@ -1,0 +1,190 @@
+"""One feature's cube as a CF-compliant netCDF file, written by the worker itself.
+
+Bands and indices are variables on (time, y, x) with a ``spatial_ref`` grid mapping
+(CRS WKT and CF parameters from pyproj), so GDAL, QGIS and xarray place the cube on the
+map. Provenance attributes say which catalogue, collection, items and parameters made
+it; credentials are never among them. The file appears under its final name only
+once complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .load import FeatureJob, load_feature
+from .series import CleanSeries, FeatureProblem, SeriesSpec, clean_series
+from .table import STATUS_ERROR, STATUS_NO_DATA, STATUS_OK
+
+LABEL_NODATA = -1
+
+
+@dataclass(frozen=True)
+class CubeJob:
+    """Where to write one cube, what to write in its attributes, and its label shapes."""
+
+    path: str
+    provenance: dict[str, Any]
+    labels: tuple[tuple[bytes, float], ...] = ()
+
+
+@dataclass
+class CubeOutcome:
+    """The file written for one feature, or why there is none."""
+
+    feature_id: str
+    path: str = ""
+    status: str = STATUS_OK
+    message: str = ""
+    dates: int = 0
+    shape: tuple[int, int] = (0, 0)
+    items: list[str] = field(default_factory=list)
+
+
+def _grid_mapping(crs: Any) -> dict[str, Any]:
+    from pyproj import CRS
+
+    attrs = CRS.from_user_input(str(crs)).to_cf()
+    attrs["spatial_ref"] = attrs["crs_wkt"]  # GDAL's netCDF driver reads this name
+    return attrs
+
+
+def _label_raster(job: FeatureJob, labels: tuple[tuple[bytes, float], ...]) -> np.ndarray:
+    """Class values burnt on the cube's grid (pixel centres inside), -1 elsewhere."""
+    import shapely
+    from rasterio.features import rasterize
+
+    geobox = job.target.geobox
+    shapes = [(shapely.from_wkb(wkb), value) for wkb, value in labels]
+    return rasterize(
+        shapes, out_shape=geobox.shape, transform=geobox.affine, fill=LABEL_NODATA, dtype="int32"
+    )
+
+
+def cube_dataset(job: FeatureJob, series: CleanSeries, spec: SeriesSpec, cube: CubeJob) -> Any:
+    """The xarray Dataset of one cube, with CF attributes."""
+    import xarray as xr
+
+    geobox = job.target.geobox
+    coords = geobox.coords
+    projected = geobox.crs.projected
+    axis_units = "m" if projected else "degrees"
+    x = xr.DataArray(
+        coords["x"].values,
+        dims="x",
+        attrs={
+            "standard_name": "projection_x_coordinate" if projected else "longitude",
+            "units": axis_units if projected else "degrees_east",
+            "axis": "X",
+        },
+    )
+    y = xr.DataArray(
+        coords["y"].values,
+        dims="y",
+        attrs={
+            "standard_name": "projection_y_coordinate" if projected else "latitude",
+            "units": axis_units if projected else "degrees_north",
+            "axis": "Y",
+        },
+    )
+    variables: dict[str, Any] = {}
+    for name, values in series.variables.items():
+        asset = spec.outputs.get(name)
+        attrs = {"grid_mapping": "spatial_ref", "long_name": name}
+        if asset is not None:
+            attrs["stac_asset"] = asset
+            if asset in spec.scales:
+                attrs["reflectance_scale"] = spec.scales[asset]
+        else:
+            attrs["long_name"] = f"{name} spectral index (Awesome Spectral Indices)"
+        variables[name] = (("time", "y", "x"), values, attrs)
+    variables["valid_fraction"] = (
+        ("time",),
+        series.valid_fraction.astype(np.float32),
+        {"long_name": "fraction of the cube's pixels not masked on this date"},
+    )
+    if cube.labels:
+        variables["label"] = (
+            ("y", "x"),
+            _label_raster(job, cube.labels),
+            {"grid_mapping": "spatial_ref", "long_name": "class label", "_FillValue": LABEL_NODATA},
+        )
+    dataset = xr.Dataset(
+        variables,
+        coords={
+            "time": (
+                "time",
+                series.times.astype("datetime64[ns]"),
+                {"standard_name": "time", "axis": "T"},
+            ),
+            "y": y,
+            "x": x,
+            "spatial_ref": ((), np.int32(0), _grid_mapping(geobox.crs)),
+        },
+    )
+    items = sorted({i for ids in series.item_ids for i in ids})
+    dataset.attrs = {
+        "Conventions": "CF-1.8",
+        "title": f"Satellite image time series of feature {job.feature_id}",
+        "source": f"{cube.provenance.get('collection')} from {cube.provenance.get('stac_url')}",
+        "history": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} written by sits_qgis",
+        "feature_id": job.feature_id,
+        "stac_items": " ".join(items),
+        "parameters": json.dumps(cube.provenance, sort_keys=True),
+    }
+    return dataset
+
+
+def write_netcdf(dataset: Any, path: str) -> None:
+    """Write compressed, to a temporary name in the same folder, then rename."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    encoding: dict[str, dict[str, Any]] = {
+        name: {"zlib": True, "complevel": 4}
+        for name, variable in dataset.data_vars.items()
+        if variable.ndim
+    }
+    for name, variable in dataset.data_vars.items():
+        if variable.dtype.kind == "f":
+            encoding[name]["_FillValue"] = np.float32(np.nan)
+    encoding["time"] = {"units": "seconds since 1970-01-01 00:00:00", "calendar": "standard"}
+    try:
+        dataset.to_netcdf(partial, engine="netcdf4", encoding=encoding)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_cube(job: FeatureJob, spec: SeriesSpec, cube: CubeJob) -> CubeOutcome:
+    """Worker entry point: one feature's cube file. Never raises for the feature's own problem."""
+    try:
+        dataset = load_feature(job)
+        if dataset.sizes.get("time", 0) == 0:
+            return CubeOutcome(job.feature_id, status=STATUS_NO_DATA, message="no image")
+        series = clean_series(dataset, job, spec, drop_dates=True)
+        if len(series.times) == 0:
+            return CubeOutcome(
+                job.feature_id,
+                status=STATUS_NO_DATA,
+                message=f"every date has more than {spec.max_masked:.0%} of its pixels masked",
+            )
+        write_netcdf(cube_dataset(job, series, spec, cube), cube.path)
+    except FeatureProblem as problem:
+        return CubeOutcome(job.feature_id, status=STATUS_ERROR, message=str(problem))
+    except Exception as exc:  # one feature's failure must not stop the run
+        return CubeOutcome(
+            job.feature_id, status=STATUS_ERROR, message=f"{type(exc).__name__}: {exc}"
+        )
+    return CubeOutcome(
+        job.feature_id,
+        cube.path,
+        dates=len(series.times),
+        shape=tuple(job.target.geobox.shape),
+        items=sorted({i for ids in series.item_ids for i in ids}),
+    )

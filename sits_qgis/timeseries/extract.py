@@ -1,0 +1,376 @@
+"""A whole time-series run: check the request, search once, plan every feature, run
+the features as tasks on the backend and hand their outcomes back as they finish.
+
+The main process only searches and plans (small, fast); reading and computing happen
+in the workers, one feature per task, each task carrying its own items and geobox.
+A feature's own problem (no geometry, no image, an unreadable file) becomes its status
+and the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..backend import Backend, Task
+from ..errors import SitsError
+from ..stac import (
+    AssetBand,
+    SearchRequest,
+    SearchResult,
+    resolve_bands,
+    resolve_catalogue,
+    search,
+)
+from .cubes import CubeJob, CubeOutcome, write_cube
+from .features import FeatureLayer, PlacedFeature, duplicate_ids, place_features, unique_names
+from .grid import (
+    Target,
+    area_target,
+    check_buffer_crs,
+    check_crs,
+    chosen_grid,
+    envelope_geobox,
+    patch_target,
+    pixel_target,
+    to_grid_crs,
+)
+from .indices import DEFAULT_REFLECTANCE_SCALE, plan_indices
+from .load import FeatureJob
+from .options import CubeMode, CubeOptions, SeriesOptions, TableOptions
+from .series import SeriesSpec, assets_to_load
+from .table import (
+    STATUS_ERROR,
+    STATUS_NO_DATA,
+    FeatureOutcome,
+    column_names,
+    extract_feature,
+    problem_row,
+)
+
+#: Metres per degree of latitude, to grow EPSG:4326 envelopes by a buffer in metres.
+METRES_PER_DEGREE = 111_320.0
+#: Common names of Sentinel-2-like reflectance bands (they get the baseline offset).
+REFLECTANCE_NAMES = {
+    "coastal", "blue", "green", "red", "rededge", "rededge1", "rededge2", "rededge3",
+    "nir", "nir08", "nir09", "cirrus", "swir16", "swir22", "yellow", "pan",
+}  # fmt: skip
+
+Progress = Callable[[int, int], None]
+IsCancelled = Callable[[], bool]
+
+
+@dataclass
+class Planned:
+    """One feature, ready to run (``job``) or reported as it is (``problem``)."""
+
+    feature_id: str
+    job: FeatureJob | None = None
+    problem: tuple[str, str] | None = None
+    geometry: Any = None
+
+
+@dataclass
+class RunPlan:
+    """Everything decided before any pixel is read."""
+
+    options: SeriesOptions
+    spec: SeriesSpec
+    search: SearchResult
+    features: list[Planned] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> list[FeatureJob]:
+        return [p.job for p in self.features if p.job is not None]
+
+
+def check_options(options: SeriesOptions) -> None:
+    """Whole-run mistakes, each naming its parameter."""
+    if options.end < options.start:
+        raise SitsError(
+            f"The end date {options.end} is before the start date {options.start}.", "END_DATE"
+        )
+    if not options.bands and not options.indices:
+        raise SitsError("Give at least one band (e.g. red,nir) or one index.", "BANDS")
+    if not 0 <= options.max_masked <= 1:
+        raise SitsError("MAX_MASKED is a fraction between 0 and 1 (e.g. 0.5).", "MAX_MASKED")
+    if not 0 <= options.max_cloud <= 100:
+        raise SitsError("MAX_CLOUD is a percentage between 0 and 100.", "MAX_CLOUD")
+    if options.resolution < 0:
+        raise SitsError("RESOLUTION must be 0 (native) or a positive size.", "RESOLUTION")
+    if options.mask_values and not options.mask_band:
+        raise SitsError(
+            "MASK_VALUES are given but MASK_BAND is empty: name the band that holds the"
+            " classes (e.g. scl) or clear the mask values.",
+            "MASK_BAND",
+        )
+    check_crs(options.crs)
+
+
+def _envelope(placed: PlacedFeature, buffer: float) -> tuple[float, float, float, float]:
+    """The feature's EPSG:4326 envelope grown by ``buffer`` metres (generously)."""
+    x0, y0, x1, y1 = placed.geometry.bounds
+    dy = buffer / METRES_PER_DEGREE
+    dx = dy / max(math.cos(math.radians(max(abs(y0), abs(y1)))), 0.01)
+    return x0 - dx, y0 - dy, x1 + dx, y1 + dy
+
+
+def build_spec(options: SeriesOptions, bands: dict[str, AssetBand]) -> SeriesSpec:
+    """Resolve band names, the mask band and the indices against the collection."""
+    outputs = resolve_bands(options.bands, bands, options.collection, "BANDS")
+    mask_asset = None
+    if options.mask_band:
+        mask = resolve_bands([options.mask_band], bands, options.collection, "MASK_BAND")
+        mask_asset = next(iter(mask.values())).key
+    plans = tuple(plan_indices(options.indices, bands))
+    reflectance = {
+        b.key
+        for b in bands.values()
+        if b.key != mask_asset and (b.scale or (b.common_name or "").lower() in REFLECTANCE_NAMES)
+    }
+    return SeriesSpec(
+        outputs={name: band.key for name, band in outputs.items()},
+        mask_asset=mask_asset,
+        mask_values=tuple(options.mask_values) if mask_asset else (),
+        max_masked=options.max_masked,
+        gapfill=options.gapfill,
+        indices=plans,
+        harmonize=options.harmonize,
+        reflectance_assets=frozenset(reflectance),
+        scales={k: float(bands[k].scale or DEFAULT_REFLECTANCE_SCALE) for k in reflectance},
+    )
+
+
+TargetFor = Callable[[Any, Any], Target]
+
+
+def plan_run(
+    layer: FeatureLayer, options: SeriesOptions, buffer: float, target_for: TargetFor
+) -> RunPlan:
+    """Search once for every feature and decide each feature's items and grid.
+
+    ``target_for(grid, geometry_in_grid_crs)`` gives the feature's target (pixel, area,
+    image or patch).
+    """
+    check_options(options)
+    check_buffer_crs(options.crs, buffer)
+    doubles = duplicate_ids(layer.features)
+    if doubles:
+        shown = ", ".join(f"'{d}'" for d in doubles[:5])
+        raise SitsError(
+            f"Feature ids must be unique, but {shown} are used by more than one feature."
+            " Choose another ID_FIELD (or leave it empty to use the feature ids).",
+            "ID_FIELD",
+        )
+    placed = place_features(layer)
+    usable = [p for p in placed if p.geometry is not None]
+    import shapely
+    from shapely.strtree import STRtree
+
+    from ..stac import search_area
+
+    area = (
+        search_area(_envelope(p, buffer) for p in usable)
+        if usable
+        else shapely.geometry.box(0, 0, 0, 0)
+    )
+    result = search(
+        SearchRequest(
+            catalogue=resolve_catalogue(options.stac_url),
+            collection=options.collection,
+            start=options.start,
+            end=options.end,
+            area=area,
+            max_cloud=options.max_cloud,
+            headers=options.headers,
+        )
+    )
+    spec = build_spec(options, result.bands)
+    assets = assets_to_load(spec)
+    footprints = [shapely.geometry.shape(i["geometry"]) for i in result.items]
+    tree = STRtree(footprints)
+    plan = RunPlan(options, spec, result)
+    for p in placed:
+        feature_id = p.feature.id
+        if p.geometry is None:
+            plan.features.append(Planned(feature_id, problem=(STATUS_ERROR, p.problem)))
+            continue
+        reach = shapely.geometry.box(*_envelope(p, buffer)) if buffer > 0 else p.geometry
+        items = [result.items[i] for i in sorted(tree.query(reach, predicate="intersects"))]
+        if not items:
+            message = (
+                f"no image of {options.collection} covers this feature between"
+                f" {options.start} and {options.end}"
+                + (f" with at most {options.max_cloud:g}% cloud" if options.max_cloud < 100 else "")
+            )
+            plan.features.append(Planned(feature_id, problem=(STATUS_NO_DATA, message)))
+            continue
+        centre = p.geometry.centroid
+        try:
+            grid = chosen_grid(items, assets, centre.x, centre.y, options.crs, options.resolution)
+            local = to_grid_crs(p.geometry, grid)
+            if buffer > 0:
+                local = local.buffer(buffer)
+            target = target_for(grid, local)
+        except (ValueError, SitsError) as exc:
+            plan.features.append(Planned(feature_id, problem=(STATUS_ERROR, str(exc))))
+            continue
+        job = FeatureJob(
+            feature_id, centre.x, centre.y, tuple(items), target, assets, dict(options.headers)
+        )
+        plan.features.append(Planned(feature_id, job=job, geometry=p.geometry))
+    return plan
+
+
+def table_target(options: TableOptions) -> TargetFor:
+    """Point pixel for points without buffer; pixels whose centres are inside otherwise."""
+
+    def target_for(grid: Any, geometry: Any) -> Target:
+        if geometry.geom_type == "Point":
+            return pixel_target(grid, geometry)
+        if geometry.geom_type == "MultiPoint":
+            if len(geometry.geoms) == 1:
+                return pixel_target(grid, geometry.geoms[0])
+            raise ValueError(
+                f"a multi-point of {len(geometry.geoms)} points: split it into single"
+                " points (Multipart to singleparts) or give a BUFFER"
+            )
+        return area_target(grid, geometry)
+
+    return target_for
+
+
+def cube_target(options: CubeOptions) -> TargetFor:
+    """SITS's ``image`` (envelope on the grid) or ``patch`` (fixed size, centred)."""
+
+    def target_for(grid: Any, geometry: Any) -> Target:
+        if options.mode is CubeMode.PATCH:
+            return patch_target(grid, geometry, options.patch_x, options.patch_y)
+        return Target("image", envelope_geobox(grid, geometry))
+
+    return target_for
+
+
+def table_kind(layer_is_points: bool, buffer: float) -> str:
+    """``pixel`` (values) for points without buffer, ``area`` (statistics) otherwise."""
+    return "pixel" if layer_is_points and buffer <= 0 else "area"
+
+
+def table_columns(plan: RunPlan, options: TableOptions, kind: str) -> list[str]:
+    """The value columns of the output table, known before running."""
+    return column_names(plan.spec, options, kind)
+
+
+def run_table(
+    plan: RunPlan,
+    options: TableOptions,
+    backend: Backend,
+    is_cancelled: IsCancelled | None = None,
+) -> Iterator[FeatureOutcome]:
+    """Outcomes of every feature: problems first, then results as workers finish."""
+    for planned in plan.features:
+        if planned.problem:
+            yield FeatureOutcome(
+                planned.feature_id, status=planned.problem[0], message=planned.problem[1]
+            )
+    tasks = (
+        Task(f"feature '{job.feature_id}'", extract_feature, (job, plan.spec, options))
+        for job in plan.jobs
+    )
+    for _, outcome in backend.run(tasks, is_cancelled):
+        yield outcome
+
+
+def outcome_rows(outcome: FeatureOutcome, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of an outcome, or its one status row when it has none."""
+    if outcome.rows:
+        return outcome.rows
+    return [problem_row(outcome.feature_id, columns, outcome.status, outcome.message)]
+
+
+def cube_file_names(plan: RunPlan, options: CubeOptions) -> dict[str, str]:
+    """``fid-<safe id>_<mode>_<start>_<end>.nc`` per feature, unique and safe."""
+    names = unique_names(p.feature_id for p in plan.features)
+    mode = options.mode.name.lower()
+    span = f"{plan.options.start:%Y%m%d}_{plan.options.end:%Y%m%d}"
+    return {fid: f"fid-{name}_{mode}_{span}.nc" for fid, name in names.items()}
+
+
+def run_cubes(
+    plan: RunPlan,
+    options: CubeOptions,
+    backend: Backend,
+    labels: dict[str, float] | None = None,
+    is_cancelled: IsCancelled | None = None,
+) -> Iterator[CubeOutcome]:
+    """Write every feature's cube; outcomes as workers finish (problems first)."""
+    folder = Path(options.folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SitsError(
+            f"Cannot create the output folder {folder}: {exc}", "OUTPUT_FOLDER"
+        ) from None
+    names = cube_file_names(plan, options)
+    provenance = plan.options.provenance() | {
+        "cube_mode": options.mode.name.lower(),
+        "patch_x": options.patch_x,
+        "patch_y": options.patch_y,
+        "buffer": options.buffer,
+    }
+    for planned in plan.features:
+        if planned.problem:
+            yield CubeOutcome(
+                planned.feature_id, status=planned.problem[0], message=planned.problem[1]
+            )
+    shapes = _label_shapes(plan, labels or {})
+    tasks = (
+        Task(
+            f"feature '{job.feature_id}'",
+            write_cube,
+            (
+                job,
+                plan.spec,
+                CubeJob(
+                    str(folder / names[job.feature_id]),
+                    provenance | {"feature_id": job.feature_id},
+                    _labels_for(job, shapes),
+                ),
+            ),
+        )
+        for job in plan.jobs
+    )
+    for _, outcome in backend.run(tasks, is_cancelled):
+        yield outcome
+
+
+def _label_shapes(plan: RunPlan, labels: dict[str, float]) -> list[tuple[Any, float]]:
+    """Every labelled feature's EPSG:4326 geometry with its class value."""
+    return [
+        (p.geometry, labels[p.feature_id])
+        for p in plan.features
+        if p.geometry is not None and labels.get(p.feature_id) is not None
+    ]
+
+
+def _labels_for(
+    job: FeatureJob, shapes: list[tuple[Any, float]]
+) -> tuple[tuple[bytes, float], ...]:
+    """The labelled geometries that touch the job's cube, in the cube's CRS (WKB)."""
+    if not shapes:
+        return ()
+    import shapely
+
+    from .grid import Grid
+
+    geobox = job.target.geobox
+    grid = Grid(str(geobox.crs), abs(geobox.affine.a))
+    extent = shapely.geometry.box(*geobox.extent.to_crs("EPSG:4326").boundingbox)
+    return tuple(
+        (shapely.to_wkb(to_grid_crs(geometry, grid)), value)
+        for geometry, value in shapes
+        if geometry.intersects(extent)
+    )

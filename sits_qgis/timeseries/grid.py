@@ -1,0 +1,198 @@
+"""The pixel grid each feature is read on.
+
+By default a feature is read on the native grid of the images that cover it (their
+CRS, the finest resolution of the bands asked for, their pixel origin), with nearest
+resampling: a point then gets the original value of the pixel that contains it, and a
+20 m band read at 10 m repeats its pixels exactly. A CRS or a resolution given by the
+user replaces that grid by one anchored on multiples of the resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ..errors import SitsError
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A CRS, a square pixel size and an origin that pixel edges are aligned to."""
+
+    crs: str
+    resolution: float
+    origin: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to read a feature: a geobox, and the pixels of it that belong to the zone.
+
+    ``zone_wkb`` (target CRS) selects the pixels whose centres fall inside it; ``None``
+    means every pixel of the geobox.
+    """
+
+    kind: str
+    geobox: Any
+    zone_wkb: bytes | None = None
+
+
+def item_crs(item: Mapping[str, Any]) -> str | None:
+    """The item's CRS as ``EPSG:n`` from the projection extension (item or asset level)."""
+    sources = [item.get("properties", {}), *list(item.get("assets", {}).values())]
+    for source in sources:
+        if source.get("proj:code"):
+            return str(source["proj:code"])
+        if source.get("proj:epsg"):
+            return f"EPSG:{source['proj:epsg']}"
+    return None
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """The UTM zone of a position, as the Sentinel-2 tiling would give it."""
+    zone = min(int((lon + 180) // 6) + 1, 60)
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+def native_grid(
+    items: Sequence[Mapping[str, Any]], assets: Sequence[str], lon: float, lat: float
+) -> Grid:
+    """The grid of the items covering a feature: their most common CRS (the feature's own
+    UTM zone on a tie), the finest resolution of ``assets`` and the pixel origin."""
+    counts = Counter(c for item in items if (c := item_crs(item)))
+    if not counts:
+        raise ValueError(
+            "the items have no projection information (proj:code or proj:epsg); set CRS"
+            " and RESOLUTION"
+        )
+    own = utm_crs(lon, lat)
+    crs = max(counts, key=lambda c: (counts[c], c == own))
+    best: tuple[float, float, float] | None = None
+    for item in items:
+        if item_crs(item) != crs:
+            continue
+        for key in assets:
+            transform = item.get("assets", {}).get(key, {}).get("proj:transform")
+            if transform and (best is None or abs(transform[0]) < best[0]):
+                best = (abs(transform[0]), transform[2], transform[5])
+        if best is not None:
+            break
+    if best is None:
+        raise ValueError("the items do not give proj:transform for the bands; set RESOLUTION")
+    return Grid(crs, best[0], (best[1], best[2]))
+
+
+def chosen_grid(
+    items: Sequence[Mapping[str, Any]],
+    assets: Sequence[str],
+    lon: float,
+    lat: float,
+    crs: str,
+    resolution: float,
+) -> Grid:
+    """The native grid, with the user's CRS and/or resolution when given."""
+    if crs and resolution:
+        return Grid(crs, resolution)
+    native = native_grid(items, assets, lon, lat)
+    if crs:
+        return Grid(crs, native.resolution)
+    if resolution:
+        return Grid(native.crs, resolution, native.origin)
+    return native
+
+
+@lru_cache(maxsize=64)
+def _to_crs(crs: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+
+def to_grid_crs(geometry: Any, grid: Grid) -> Any:
+    """A shapely geometry from EPSG:4326 to the grid's CRS."""
+    import numpy as np
+    import shapely
+
+    transformer = _to_crs(grid.crs)
+
+    def move(xy: Any) -> Any:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geometry, move)
+
+
+def _geobox(grid: Grid, col0: int, row0: int, cols: int, rows: int) -> Any:
+    """A geobox of ``rows`` x ``cols`` pixels starting at grid cell (col0, row0)."""
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+
+    res, (ox, oy) = grid.resolution, grid.origin
+    affine = Affine(res, 0.0, ox + col0 * res, 0.0, -res, oy - row0 * res)
+    return GeoBox((rows, cols), affine, grid.crs)
+
+
+def _cell(grid: Grid, x: float, y: float) -> tuple[float, float]:
+    """Fractional (column, row) of a position on the grid."""
+    return (x - grid.origin[0]) / grid.resolution, (grid.origin[1] - y) / grid.resolution
+
+
+def envelope_geobox(grid: Grid, geometry: Any) -> Any:
+    """The geometry's envelope grown outwards to whole pixels (SITS's ``image``)."""
+    x0, y0, x1, y1 = geometry.bounds
+    c0, r0 = _cell(grid, x0, y1)
+    c1, r1 = _cell(grid, x1, y0)
+    col0, row0 = math.floor(c0), math.floor(r0)
+    cols = max(math.ceil(c1) - col0, 1)
+    rows = max(math.ceil(r1) - row0, 1)
+    return _geobox(grid, col0, row0, cols, rows)
+
+
+def pixel_target(grid: Grid, point: Any) -> Target:
+    """The single pixel that contains the point."""
+    col, row = _cell(grid, point.x, point.y)
+    return Target("pixel", _geobox(grid, math.floor(col), math.floor(row), 1, 1))
+
+
+def area_target(grid: Grid, area: Any) -> Target:
+    """The pixels whose centres fall inside the area, within its envelope."""
+    import shapely
+
+    return Target("area", envelope_geobox(grid, area), shapely.to_wkb(area))
+
+
+def patch_target(grid: Grid, geometry: Any, cols: int, rows: int) -> Target:
+    """Exactly ``cols`` x ``rows`` pixels centred on the envelope's centre (SITS's ``patch``)."""
+    x0, y0, x1, y1 = geometry.bounds
+    col, row = _cell(grid, (x0 + x1) / 2, (y0 + y1) / 2)
+    return Target("patch", _geobox(grid, round(col - cols / 2), round(row - rows / 2), cols, rows))
+
+
+def check_buffer_crs(crs: str, buffer: float) -> None:
+    """A buffer in metres needs a projected grid CRS."""
+    if not crs or buffer <= 0:
+        return
+    from pyproj import CRS
+
+    if not CRS.from_user_input(crs).is_projected:
+        raise SitsError(
+            f"BUFFER is in metres but the CRS {crs} is geographic: leave CRS empty (the"
+            " images' UTM grid) or give a projected CRS.",
+            "BUFFER",
+        )
+
+
+def check_crs(crs: str) -> None:
+    """The user's CRS text must be readable."""
+    if not crs:
+        return
+    from pyproj import CRS
+
+    try:
+        CRS.from_user_input(crs)
+    except Exception:
+        raise SitsError(f"'{crs}' is not a CRS (give e.g. EPSG:32631).", "CRS") from None

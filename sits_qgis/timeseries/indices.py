@@ -1,0 +1,87 @@
+"""Spectral indices from the Awesome Spectral Indices catalogue (spyndex).
+
+Formulas, band symbols and constants all come from the catalogue, so NDVI, EVI, NDWI
+and the 230-odd others are computed as their authors define them, not hand-typed.
+Catalogue band symbols (``N``, ``R``, ``S1``...) are matched to the collection's
+assets through their common names (``nir``, ``red``, ``swir16``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SitsError
+from ..stac.bands import AssetBand
+
+#: Reflectance scale used when the catalogue gives none (Sentinel-2 L2A digital numbers).
+DEFAULT_REFLECTANCE_SCALE = 1e-4
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """One index: its catalogue name, and the asset that feeds each band symbol."""
+
+    name: str
+    bands: dict[str, str]
+    constants: dict[str, float]
+
+
+def _catalogue_name(name: str) -> str:
+    import spyndex
+
+    wanted = name.strip()
+    for known in spyndex.indices:
+        if known.lower() == wanted.lower():
+            return known
+    raise SitsError(
+        f"Unknown spectral index '{wanted}'. Names are those of the Awesome Spectral"
+        " Indices catalogue (e.g. NDVI, EVI, NDWI, NBR, SAVI, NDMI).",
+        "INDICES",
+    )
+
+
+def plan_indices(names: Iterable[str], bands: Mapping[str, AssetBand]) -> list[IndexPlan]:
+    """Check each index exists and that the collection has every band it needs."""
+    import spyndex
+
+    by_common = {b.common_name.lower(): b.key for b in bands.values() if b.common_name}
+    plans = []
+    for name in names:
+        index = spyndex.indices[_catalogue_name(name)]
+        feeds, constants, missing = {}, {}, []
+        for symbol in index.bands:
+            if symbol in spyndex.constants:
+                constants[symbol] = float(spyndex.constants[symbol].default)
+                continue
+            common = getattr(spyndex.bands.get(symbol), "common_name", None)
+            key = by_common.get((common or "").lower())
+            if key is None:
+                missing.append(f"{symbol} ({common or 'no common name'})")
+            else:
+                feeds[symbol] = key
+        if missing:
+            raise SitsError(
+                f"Index {index.short_name} needs band(s) {', '.join(missing)}, which the"
+                " collection does not have.",
+                "INDICES",
+            )
+        plans.append(IndexPlan(index.short_name, feeds, constants))
+    return plans
+
+
+def compute_index(
+    plan: IndexPlan, values: Mapping[str, np.ndarray], scales: Mapping[str, float]
+) -> np.ndarray:
+    """The index from the assets' digital numbers turned into reflectance."""
+    import spyndex
+
+    params: dict[str, object] = dict(plan.constants)
+    for symbol, key in plan.bands.items():
+        params[symbol] = values[key].astype(np.float64) * scales.get(key, DEFAULT_REFLECTANCE_SCALE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = np.asarray(spyndex.computeIndex(plan.name, params=params), dtype=np.float64)
+    result[~np.isfinite(result)] = np.nan
+    return result.astype(np.float32)

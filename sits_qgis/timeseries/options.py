@@ -1,0 +1,109 @@
+"""What a time-series run is asked to do, as plain picklable values.
+
+The Processing algorithms validate their parameters into these objects; workers get
+them with each feature. Nothing here holds credentials except ``headers``, which is
+never written to any output.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+#: Sentinel-2 L2A scene classes masked by default: no data, saturated or defective,
+#: cloud shadow, cloud medium probability, cloud high probability, thin cirrus.
+DEFAULT_MASK_VALUES = (0, 1, 3, 8, 9, 10)
+DEFAULT_MASK_BAND = "scl"
+#: Dates whose masked fraction is above this are dropped (SITS's default).
+DEFAULT_MAX_MASKED = 0.5
+
+
+class GapFill(enum.IntEnum):
+    """How missing values are filled along time (the GAPFILL enum's order)."""
+
+    NONE = 0
+    LINEAR = 1
+    NEAREST = 2
+
+
+class CubeMode(enum.IntEnum):
+    """SITS's two cube geometries (the MODE enum's order)."""
+
+    IMAGE = 0
+    PATCH = 1
+
+
+class Statistic(enum.IntEnum):
+    """Zonal statistics over the pixels of an area (the STATISTICS enum's order)."""
+
+    MEAN = 0
+    MEDIAN = 1
+    STD = 2
+    MIN = 3
+    MAX = 4
+    COUNT = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class SeriesOptions:
+    """Search, grid, mask, gap filling and indices: shared by tables and cubes."""
+
+    stac_url: str
+    collection: str
+    bands: tuple[str, ...]
+    start: date
+    end: date
+    max_cloud: float = 100.0
+    resolution: float = 0.0
+    crs: str = ""
+    mask_band: str = DEFAULT_MASK_BAND
+    mask_values: tuple[int, ...] = DEFAULT_MASK_VALUES
+    max_masked: float = DEFAULT_MAX_MASKED
+    gapfill: GapFill = GapFill.NONE
+    indices: tuple[str, ...] = ()
+    harmonize: bool = True
+    headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def provenance(self) -> dict[str, object]:
+        """The options as written into outputs: everything except the credentials."""
+        return {
+            "stac_url": self.stac_url,
+            "collection": self.collection,
+            "bands": list(self.bands),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "max_cloud": self.max_cloud,
+            "resolution": self.resolution,
+            "crs": self.crs,
+            "mask_band": self.mask_band,
+            "mask_values": list(self.mask_values),
+            "max_masked": self.max_masked,
+            "gapfill": self.gapfill.name.lower(),
+            "indices": list(self.indices),
+            "harmonize": self.harmonize,
+        }
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """Per-feature values (point pixel) or zonal statistics (areas)."""
+
+    buffer: float = 0.0
+    statistics: tuple[Statistic, ...] = (Statistic.MEAN,)
+
+
+@dataclass(frozen=True)
+class CubeOptions:
+    """SITS's image or patch cubes, written as netCDF into ``folder``."""
+
+    folder: str
+    mode: CubeMode = CubeMode.PATCH
+    patch_x: int = 64
+    patch_y: int = 64
+    buffer: float = 0.0
+    label_field: str = ""

@@ -1,0 +1,173 @@
+"""From one feature's loaded images to a clean series: harmonised, masked, dates
+filtered, gaps filled, indices computed.
+
+Everything is done in floating point with nodata as NaN, so nothing wraps around:
+SITS subtracts the processing-baseline offset on uint16 (``500 - 1000`` becomes
+64 ``536``) and applies it even when Earth Search has already done it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .gapfill import fill_gaps
+from .indices import IndexPlan, compute_index
+from .load import FeatureJob, solar_dates
+from .options import GapFill
+
+#: Digital numbers added to Sentinel-2 L2A reflectances from processing baseline 04.00
+#: (25 January 2022) on; harmonising subtracts it to continue older series.
+BOA_ADD_OFFSET = 1000.0
+OFFSET_BASELINE = 4.0
+BASELINE_PROPERTY = "s2:processing_baseline"
+OFFSET_APPLIED_PROPERTY = "earthsearch:boa_offset_applied"
+
+
+class FeatureProblem(Exception):
+    """A problem of one feature (reported in its status), not of the whole run."""
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """What to compute for every feature of a run (the same for all, so no leaking of
+    one feature's options into the next as in SITS)."""
+
+    outputs: dict[str, str]
+    mask_asset: str | None
+    mask_values: tuple[int, ...]
+    max_masked: float
+    gapfill: GapFill
+    indices: tuple[IndexPlan, ...]
+    harmonize: bool
+    reflectance_assets: frozenset[str]
+    scales: dict[str, float]
+
+    @property
+    def variable_names(self) -> list[str]:
+        """Output variables in order: bands as the user named them, then indices."""
+        return list(self.outputs) + [plan.name for plan in self.indices]
+
+
+@dataclass
+class CleanSeries:
+    """A feature's series after cleaning; arrays are (time, y, x) float32."""
+
+    times: np.ndarray
+    valid_fraction: np.ndarray
+    dropped: np.ndarray
+    variables: dict[str, np.ndarray]
+    zone: np.ndarray
+    item_ids: list[list[str]]
+
+
+def needs_offset(item: Mapping[str, Any]) -> bool:
+    """Whether an item's reflectances still carry the baseline-04.00 offset."""
+    props = item.get("properties", {})
+    if props.get(OFFSET_APPLIED_PROPERTY):
+        return False
+    try:
+        return float(props.get(BASELINE_PROPERTY, 0)) >= OFFSET_BASELINE
+    except (TypeError, ValueError):
+        return False
+
+
+def zone_mask(job: FeatureJob) -> np.ndarray:
+    """Pixels of the geobox whose centres fall in the feature's zone (all without one)."""
+    geobox = job.target.geobox
+    if job.target.zone_wkb is None:
+        return np.ones(geobox.shape, dtype=bool)
+    import shapely
+    from rasterio.features import geometry_mask
+
+    zone = geometry_mask(
+        [shapely.from_wkb(job.target.zone_wkb)],
+        out_shape=geobox.shape,
+        transform=geobox.affine,
+        invert=True,
+    )
+    if not zone.any():
+        raise FeatureProblem(
+            f"no pixel centre falls inside the area at {abs(geobox.affine.a):g} m: use a"
+            " finer RESOLUTION or a BUFFER"
+        )
+    return zone
+
+
+def _as_float(array: Any) -> np.ndarray:
+    """A band as float32 with its nodata (from the catalogue) as NaN."""
+    values = np.asarray(array.values, dtype=np.float32)
+    nodata = array.attrs.get("nodata")
+    if nodata is not None and not np.isnan(nodata):
+        values[np.asarray(array.values) == nodata] = np.nan
+    return values
+
+
+def clean_series(
+    dataset: Any, job: FeatureJob, spec: SeriesSpec, *, drop_dates: bool
+) -> CleanSeries:
+    """Harmonise, mask, drop too-masked dates, fill gaps and compute indices.
+
+    ``drop_dates`` removes the dropped dates (cubes, as SITS); otherwise they stay as
+    empty (or gap-filled) dates so that a table shows where the series has gaps.
+    """
+    times = dataset["time"].values
+    days = solar_dates(times, job.lon)
+    by_day: dict[Any, list[dict[str, Any]]] = {}
+    for item, day in zip(job.items, solar_dates(_item_times(job.items), job.lon), strict=True):
+        by_day.setdefault(day, []).append(item)
+    zone = zone_mask(job)
+    raw = {key: _as_float(dataset[key]) for key in _loaded(spec)}
+    if spec.harmonize:
+        for step, day in enumerate(days):
+            if any(needs_offset(item) for item in by_day.get(day, [])):
+                for key in spec.reflectance_assets & raw.keys():
+                    raw[key][step] -= BOA_ADD_OFFSET
+    valid = np.broadcast_to(zone, raw[next(iter(raw))].shape).copy()
+    if spec.mask_asset:
+        valid &= ~np.isin(np.asarray(dataset[spec.mask_asset].values), spec.mask_values)
+    for key in set(spec.outputs.values()) | {k for p in spec.indices for k in p.bands.values()}:
+        valid &= np.isfinite(raw[key])
+    fraction = valid.sum(axis=(1, 2)) / zone.sum()
+    dropped = (1.0 - fraction) > spec.max_masked
+    valid[dropped] = False
+    for values in raw.values():
+        values[~valid] = np.nan
+    keep = ~dropped if drop_dates else np.ones(len(times), dtype=bool)
+    seconds = times.astype("datetime64[s]").astype(np.float64)[keep]
+    filled = {key: fill_gaps(values[keep], seconds, spec.gapfill) for key, values in raw.items()}
+    variables = {name: filled[key] for name, key in spec.outputs.items()}
+    for plan in spec.indices:
+        variables[plan.name] = compute_index(plan, filled, spec.scales)
+    return CleanSeries(
+        times=times[keep],
+        valid_fraction=fraction[keep],
+        dropped=dropped[keep],
+        variables=variables,
+        zone=zone,
+        item_ids=[[i["id"] for i in by_day.get(day, [])] for day, k in zip(days, keep) if k],
+    )
+
+
+def _loaded(spec: SeriesSpec) -> list[str]:
+    keys = list(dict.fromkeys(spec.outputs.values()))
+    for plan in spec.indices:
+        keys += [k for k in plan.bands.values() if k not in keys]
+    return keys
+
+
+def _item_times(items: Sequence[Mapping[str, Any]]) -> list[Any]:
+    from ..stac.search import item_datetime
+
+    return [np.datetime64(item_datetime(i).replace(tzinfo=None)) for i in items]
+
+
+def assets_to_load(spec: SeriesSpec) -> tuple[str, ...]:
+    """Every asset a feature needs: outputs, index inputs and the mask band."""
+    keys = _loaded(spec)
+    if spec.mask_asset and spec.mask_asset not in keys:
+        keys.append(spec.mask_asset)
+    return tuple(keys)
