@@ -95,7 +95,12 @@ def open_catalogue(
     where = f"the STAC API at {catalogue.url}"
     try:
         client = pystac_client.Client.open(
-            catalogue.url, stac_io=stac_io, modifier=asset_signer(catalogue)
+            catalogue.url,
+            headers=dict(headers or {}),
+            modifier=asset_signer(catalogue),
+            request_modifier=counter,
+            stac_io=stac_io,
+            timeout=API_TIMEOUT,
         )
     except SitsError:
         raise

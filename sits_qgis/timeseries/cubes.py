@@ -153,7 +153,7 @@ def write_netcdf(dataset: Any, path: str) -> None:
     for name, variable in dataset.data_vars.items():
         if variable.dtype.kind == "f":
             encoding[name]["_FillValue"] = np.float32(np.nan)
-    encoding["time"] = {"units": "seconds since 1970-01-01 00:00:00", "calendar": "standard"}
+    encoding["time"] = {"units": "milliseconds since 1970-01-01 00:00:00", "calendar": "standard"}
     try:
         dataset.to_netcdf(partial, engine="netcdf4", encoding=encoding)
         os.replace(partial, target)

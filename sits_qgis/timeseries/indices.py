@@ -47,7 +47,8 @@ def plan_indices(names: Iterable[str], bands: Mapping[str, AssetBand]) -> list[I
     """Check each index exists and that the collection has every band it needs."""
     import spyndex
 
-    by_common = {b.common_name.lower(): b.key for b in bands.values() if b.common_name}
+    # Common names from eo:bands, or asset keys that are common names (Earth Search).
+    by_common = {alias: b.key for b in bands.values() for alias in b.aliases}
     plans = []
     for name in names:
         index = spyndex.indices[_catalogue_name(name)]

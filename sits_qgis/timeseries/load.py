@@ -16,7 +16,7 @@ from .grid import Target
 
 #: GDAL settings for reading COGs over HTTP: no directory listing, retries with
 #: backoff, bounded waits, merged neighbouring ranges, a per-process block cache.
-GDAL_HTTP_OPTIONS = {
+GDAL_HTTP_OPTIONS: dict[str, str | int] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.jp2",
     "GDAL_HTTP_MAX_RETRY": "5",
@@ -26,7 +26,7 @@ GDAL_HTTP_OPTIONS = {
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
     "VSI_CACHE": "TRUE",
-    "GDAL_CACHEMAX": "256",
+    "GDAL_CACHEMAX": 256,  # rasterio wants an int (MB) for this one
 }
 #: Parallel reads inside one worker: reading is latency-bound, not CPU-bound.
 READ_THREADS = 4
@@ -45,7 +45,7 @@ class FeatureJob:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
-def gdal_options(headers: Mapping[str, str]) -> dict[str, str]:
+def gdal_options(headers: Mapping[str, str]) -> dict[str, str | int]:
     """GDAL's HTTP settings, with the catalogue's credential headers when there are any."""
     options = dict(GDAL_HTTP_OPTIONS)
     if headers:
