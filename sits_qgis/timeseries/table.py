@@ -80,10 +80,14 @@ def series_rows(
 ) -> list[dict[str, Any]]:
     """The rows of one feature, one per date, NaN as ``None``."""
     columns = _columns(series, options, kind)
+    # whether gap filling gave a date any value inside the zone (a count of 0 is not one)
+    has_values = np.zeros(len(series.times), dtype=bool)
+    for values in series.variables.values():
+        has_values |= np.isfinite(values[:, series.zone]).any(axis=-1)
     rows = []
     for step, when in enumerate(series.times):
         values = {name: column[step] for name, column in columns.items()}
-        has_value = any(np.isfinite(v) for v in values.values())
+        has_value = has_values[step]
         if not series.dropped[step]:
             status = STATUS_OK
         else:

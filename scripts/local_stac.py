@@ -1,0 +1,117 @@
+"""Real local servers for tests, the demo and benchmarks: a STAC API (``rustac serve``,
+one per convention) over a generated catalogue, and a Range-capable file server for
+its COGs, all on 127.0.0.1 with free ports, stopped on exit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sample_catalogue import SampleCatalogue, Site, make_catalogue
+
+HERE = Path(__file__).resolve().parent
+START_SECONDS = 30
+
+
+@dataclass
+class LocalStac:
+    files_url: str
+    stac_urls: dict[str, str]
+    http_log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rustac() -> str:
+    """The rustac command installed next to the running interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "rustac"
+    found = str(beside) if beside.exists() else shutil.which("rustac")
+    if not found:
+        raise RuntimeError("rustac is not installed (pip install rustac)")
+    return found
+
+
+@contextmanager
+def _process(command: list[str], url: str, cwd: Path, log: Path) -> Iterator[None]:
+    """Start a server, wait until ``url`` answers, stop it on exit."""
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{command[0]} did not start: {log.read_text()[-2000:]}"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def serve_catalogue(
+    root: Path, sites: list[Site], dates: list[date], *, tile_pixels: int = 256,
+    conventions: tuple[str, ...] = ("earth-search", "planetary-computer"),
+) -> Iterator[tuple[LocalStac, SampleCatalogue]]:  # fmt: skip
+    """Generate (or reuse) the catalogue under ``root`` and serve it until exit."""
+    root.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        port = free_port()
+        files_url = f"http://127.0.0.1:{port}"
+        http_log = root / "http_requests.log"
+        http_log.write_text("")
+        stack.enter_context(
+            _process(
+                [
+                    sys.executable,
+                    str(HERE / "range_file_server.py"),
+                    str(root),
+                    str(port),
+                    str(http_log),
+                ],
+                files_url + "/",
+                root,
+                root / "file_server.out",
+            )
+        )
+        catalogue = make_catalogue(
+            root, sites, dates, files_url, tile_pixels=tile_pixels, conventions=conventions
+        )
+        stac_urls = {}
+        for convention, folder in catalogue.collections.items():
+            stac_port = free_port()
+            address = f"127.0.0.1:{stac_port}"
+            stack.enter_context(
+                _process(
+                    [rustac(), "serve", "-a", address, "collection.json", "items.ndjson"],
+                    f"http://{address}/",
+                    folder,
+                    folder / "rustac.out",
+                )
+            )
+            stac_urls[convention] = f"http://{address}"
+        http_log.write_text("")  # count only what users of the catalogue read
+        yield LocalStac(files_url, stac_urls, http_log), catalogue

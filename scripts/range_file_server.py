@@ -1,0 +1,45 @@
+"""A static file server with HTTP Range support that logs every request to a file.
+
+RangeHTTPServer gives the Range support GDAL needs to read COGs; the log (method,
+path, Range header, status, one line each) lets benchmarks count the HTTP requests a
+run makes per feature, date and band.
+
+Usage: ``python range_file_server.py ROOT PORT LOG``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from RangeHTTPServer import RangeRequestHandler
+
+
+class LoggingRangeHandler(RangeRequestHandler):
+    """Range requests, with a one-line log per request in ``log_path``."""
+
+    log_path: Path
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        line = f"{self.command}\t{self.path}\t{self.headers.get('Range', '')}\t{code}\n"
+        with self.log_path.open("a") as log:
+            log.write(line)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet on stderr: the log file has every request."""
+
+
+def main() -> None:
+    root, port, log = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    LoggingRangeHandler.log_path = log
+    handler = functools.partial(LoggingRangeHandler, directory=str(root))
+    ThreadingHTTPServer.daemon_threads = True
+    with ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

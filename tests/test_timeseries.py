@@ -1,0 +1,342 @@
+"""The time-series engine against real local servers: a STAC API (rustac) and an HTTP
+server with Range support serving generated Sentinel-2-like COGs in Earth Search's and
+Planetary Computer's conventions. Every value is checked against rasterio reading the
+same file; masked dates against the SCL pixel; statistics against numpy."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+import xarray as xr
+from conftest import ROOT
+from stac_oracle import centres_inside, href, point_value, sample, to_crs
+
+from sits_qgis.errors import SitsError
+from sits_qgis.timeseries.extract import (
+    cube_target,
+    outcome_rows,
+    plan_run,
+    run_cubes,
+    run_table,
+    table_columns,
+    table_target,
+)
+from sits_qgis.timeseries.features import Feature, FeatureLayer
+from sits_qgis.timeseries.options import (
+    CubeMode,
+    CubeOptions,
+    GapFill,
+    SeriesOptions,
+    Statistic,
+    TableOptions,
+)
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from local_stac import serve_catalogue
+from sample_catalogue import Site
+
+SITES = [
+    Site("paris", 2.3512, 48.8566),
+    Site("west", 5.9913, 45.0013),
+    Site("east", 6.0117, 45.0021),
+]
+#: Two acquisitions before processing baseline 04.00 (25 January 2022), six after.
+DATES = [date(2022, 1, d) for d in (5, 15)] + [
+    date(2022, m, d) for m, d in ((2, 4), (2, 14), (2, 24), (3, 6), (3, 16), (3, 26))
+]
+MASKED = (0, 1, 3, 8, 9, 10)
+
+
+@pytest.fixture(scope="module")
+def stac(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    with serve_catalogue(tmp_path_factory.mktemp("catalogue"), SITES, DATES) as served:
+        yield served
+
+
+def options(stac_url: str, **changes: object) -> SeriesOptions:
+    values: dict[str, object] = {
+        "stac_url": stac_url,
+        "collection": "sentinel-2-l2a",
+        "bands": ("red", "nir"),
+        "start": date(2022, 1, 1),
+        "end": date(2022, 3, 26),
+    }
+    values.update(changes)
+    return SeriesOptions(**values)  # type: ignore[arg-type]
+
+
+def point_layer(sites: list[Site] = SITES) -> FeatureLayer:
+    return FeatureLayer(
+        tuple(Feature(s.name, shapely.to_wkb(shapely.Point(s.lon, s.lat))) for s in sites),
+        "EPSG:4326",
+    )
+
+
+def items_by_site(plan) -> dict[str, list[dict]]:
+    return {p.feature_id: list(p.job.items) for p in plan.features if p.job}
+
+
+def run_points(stac_url: str, backend, **changes: object):
+    opts = options(stac_url, **changes)
+    table = TableOptions()
+    plan = plan_run(point_layer(), opts, 0.0, table_target(table))
+    columns = table_columns(plan, table, "pixel")
+    rows = [
+        row for outcome in run_table(plan, table, backend) for row in outcome_rows(outcome, columns)
+    ]
+    return plan, rows
+
+
+def test_point_values_are_the_original_pixels_and_masked_dates_are_gaps(
+    stac, processes_backend
+) -> None:
+    served, _ = stac
+    plan, rows = run_points(served.stac_urls["earth-search"], processes_backend)
+    assert plan.search.api_requests.count("/search") == 1  # one search for all features
+    assert {r["feature_id"] for r in rows} == {s.name for s in SITES}
+    crs = {p.feature_id: str(p.job.target.geobox.crs) for p in plan.features}
+    assert crs == {"paris": "EPSG:32631", "west": "EPSG:32631", "east": "EPSG:32632"}
+    checked = masked = 0
+    for site in SITES:
+        items = sorted(items_by_site(plan)[site.name], key=lambda i: i["properties"]["datetime"])
+        site_rows = [r for r in rows if r["feature_id"] == site.name]
+        assert len(site_rows) == len(DATES) == len(items)
+        for row, item in zip(site_rows, items, strict=True):
+            assert row["date"][:10] == item["properties"]["datetime"][:10]
+            scl = point_value(href(item, "scl"), site.lon, site.lat)
+            if scl in MASKED:
+                assert (
+                    row["status"] == "masked" and row["red"] is None and row["valid_fraction"] == 0
+                )
+                masked += 1
+                continue
+            assert row["status"] == "ok" and row["valid_fraction"] == 1
+            assert row["red"] == point_value(href(item, "red"), site.lon, site.lat)
+            assert row["nir"] == point_value(href(item, "nir"), site.lon, site.lat)
+            checked += 1
+    assert checked >= 6 and masked >= 2  # the pattern has both
+
+
+def test_planetary_computer_names_and_offset_are_harmonised(stac, sequential_backend) -> None:
+    served, _ = stac
+    _, earth = run_points(served.stac_urls["earth-search"], sequential_backend)
+    bands = ("B04", "B08")
+    _, planetary = run_points(
+        served.stac_urls["planetary-computer"], sequential_backend, bands=bands
+    )
+    pairs = list(zip(earth, planetary, strict=True))
+    assert all(e["red"] == p["B04"] and e["nir"] == p["B08"] for e, p in pairs)
+    _, raw = run_points(
+        served.stac_urls["planetary-computer"], sequential_backend, bands=bands, harmonize=False
+    )
+    shifted = [
+        (e["red"], p["B04"], p["date"])
+        for e, p in zip(earth, raw, strict=True)
+        if e["red"] is not None
+    ]
+    assert any(d >= "2022-01-25" for _, _, d in shifted) and any(
+        d < "2022-01-25" for _, _, d in shifted
+    )
+    for red, planetary_red, when in shifted:
+        assert planetary_red == red + (1000 if when >= "2022-01-25" else 0)
+
+
+def test_linear_gap_filling_interpolates_masked_dates(stac, sequential_backend) -> None:
+    served, _ = stac
+    url = served.stac_urls["earth-search"]
+    _, plain = run_points(url, sequential_backend)
+    _, filled = run_points(url, sequential_backend, gapfill=GapFill.LINEAR)
+    for site in SITES:
+        series = [r for r in plain if r["feature_id"] == site.name]
+        result = [r for r in filled if r["feature_id"] == site.name]
+        seconds = np.array(
+            [np.datetime64(r["date"][:-1]).astype("datetime64[s]").astype(float) for r in series]
+        )
+        values = np.array([np.nan if r["red"] is None else r["red"] for r in series])
+        valid = ~np.isnan(values)
+        expected = np.interp(seconds, seconds[valid], values[valid])  # holds the ends
+        got = np.array([r["red"] for r in result])
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-3)
+        assert [r["status"] for r in result] == ["filled" if not v else "ok" for v in valid]
+
+
+def test_buffer_statistics_equal_numpy_over_pixel_centres_inside(stac, processes_backend) -> None:
+    served, _ = stac
+    opts = options(served.stac_urls["earth-search"], bands=("red",), indices=("NDVI",))
+    stats = tuple(Statistic)
+    table = TableOptions(buffer=45.0, statistics=stats)
+    plan = plan_run(point_layer(SITES[:1]), opts, 45.0, table_target(table))
+    columns = table_columns(plan, table, "area")
+    assert columns[:2] == ["red_mean", "red_median"] and "NDVI_count" in columns
+    rows = [r for o in run_table(plan, table, processes_backend) for r in outcome_rows(o, columns)]
+    site = SITES[0]
+    items = sorted(plan.jobs[0].items, key=lambda i: i["properties"]["datetime"])
+    compared = 0
+    for row, item in zip(rows, items, strict=True):
+        red_url = href(item, "red")
+        import rasterio
+
+        with rasterio.open(red_url) as dataset:
+            circle = shapely.Point(to_crs(dataset.crs, site.lon, site.lat)).buffer(45.0)
+        centres = centres_inside(red_url, circle)
+        red = sample(red_url, centres)
+        nir = sample(href(item, "nir"), centres)
+        scl = sample(href(item, "scl"), centres)
+        ok = ~np.isin(scl, MASKED)
+        fraction = ok.mean()
+        assert row["valid_fraction"] == pytest.approx(fraction, abs=1e-6)
+        if 1 - fraction > 0.5:
+            assert row["status"] == "masked" and row["red_mean"] is None
+            continue
+        values = red[ok]
+        assert row["red_count"] == len(values)
+        assert row["red_mean"] == pytest.approx(values.mean(), rel=1e-12)
+        assert row["red_median"] == pytest.approx(np.median(values))
+        assert row["red_std"] == pytest.approx(values.std(), rel=1e-9)
+        assert (row["red_min"], row["red_max"]) == (values.min(), values.max())
+        ndvi = (nir[ok] - values) / (nir[ok] + values)
+        assert row["NDVI_mean"] == pytest.approx(ndvi.mean(), rel=1e-6)
+        compared += 1
+    assert compared >= 4
+
+
+def test_patch_cubes_are_cf_netcdf_with_the_original_pixels(
+    stac, processes_backend, tmp_path: Path
+) -> None:
+    served, _ = stac
+    url = served.stac_urls["earth-search"]
+    cube = CubeOptions(folder=str(tmp_path), mode=CubeMode.PATCH, patch_x=6, patch_y=4)
+    opts = options(url, bands=("red", "swir16"), headers={"Authorization": "Bearer secret-token"})
+    layer = FeatureLayer(
+        tuple(
+            Feature(i, shapely.to_wkb(shapely.Point(s.lon, s.lat)))
+            for i, s in zip(["a/b", "..", "C:x"], SITES, strict=True)
+        ),
+        "EPSG:4326",
+    )
+    plan = plan_run(layer, opts, 0.0, cube_target(cube))
+    outcomes = {o.feature_id: o for o in run_cubes(plan, cube, processes_backend)}
+    names = sorted(Path(o.path).name for o in outcomes.values())
+    assert names == [
+        "fid-C_x_patch_20220101_20220326.nc",
+        "fid-a_b_patch_20220101_20220326.nc",
+        "fid-feature_patch_20220101_20220326.nc",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # nothing else, no partial file
+    outcome = outcomes["a/b"]
+    cube_data = xr.open_dataset(outcome.path)
+    assert cube_data["red"].dims == ("time", "y", "x") and cube_data.sizes == {
+        "time": outcome.dates,
+        "y": 4,
+        "x": 6,
+    }
+    assert cube_data.attrs["Conventions"] == "CF-1.8"
+    assert "secret-token" not in Path(outcome.path).read_bytes().decode("latin-1")
+    assert cube_data["red"].attrs["grid_mapping"] == "spatial_ref"
+    assert "UTM zone 31N" in cube_data["spatial_ref"].attrs["crs_wkt"]
+    job = next(p.job for p in plan.features if p.feature_id == "a/b")
+    items = {i["properties"]["datetime"][:10]: i for i in job.items}
+    for step, when in enumerate(cube_data["time"].values):
+        item = items[str(when)[:10]]
+        xs, ys = cube_data["x"].values, cube_data["y"].values
+        centres = [(x, y) for y in ys for x in xs]
+        red = sample(href(item, "red"), centres).reshape(4, 6)
+        swir = sample(href(item, "swir16"), centres).reshape(4, 6)  # 20 m read at 10 m
+        scl = sample(href(item, "scl"), centres).reshape(4, 6)
+        masked = np.isin(scl, MASKED)
+        assert masked.mean() <= 0.5  # the too-masked dates were dropped
+        got = cube_data["red"].values[step]
+        np.testing.assert_array_equal(np.isnan(got), masked)
+        np.testing.assert_array_equal(got[~masked], red[~masked])
+        np.testing.assert_array_equal(cube_data["swir16"].values[step][~masked], swir[~masked])
+    cube_data.close()
+    import rasterio
+
+    with rasterio.open(f"netcdf:{outcome.path}:red") as dataset:  # GDAL places it on the map
+        assert dataset.crs.to_epsg() == 32631 and dataset.count == outcome.dates
+
+
+def test_features_without_images_or_geometry_get_a_status_and_others_go_on(
+    stac, sequential_backend
+) -> None:
+    served, _ = stac
+    features = (
+        Feature("ocean", shapely.to_wkb(shapely.Point(-30.0, 40.0))),
+        Feature("nothing", None),
+        Feature("bowtie", shapely.to_wkb(shapely.Polygon([(2, 48), (3, 49), (3, 48), (2, 49)]))),
+        Feature("paris", shapely.to_wkb(shapely.Point(SITES[0].lon, SITES[0].lat))),
+    )
+    table = TableOptions()
+    plan = plan_run(
+        FeatureLayer(features, "EPSG:4326"),
+        options(served.stac_urls["earth-search"]),
+        0,
+        table_target(table),
+    )
+    outcomes = {o.feature_id: o for o in run_table(plan, table, sequential_backend)}
+    assert (
+        outcomes["ocean"].status == "no data"
+        and "no image of sentinel-2-l2a" in outcomes["ocean"].message
+    )
+    assert outcomes["nothing"].message == "the feature has no geometry"
+    assert "invalid geometry" in outcomes["bowtie"].message
+    assert len(outcomes["paris"].rows) == len(DATES)
+
+
+@pytest.mark.parametrize(
+    ("changes", "parameter", "words"),
+    [
+        ({"collection": "landsat-c2-l2"}, "COLLECTION", "does not exist"),
+        ({"bands": ("red", "B99")}, "BANDS", "'B99' does not exist"),
+        ({"mask_band": "cloudmask"}, "MASK_BAND", "'cloudmask' does not exist"),
+        ({"end": date(2021, 12, 1)}, "END_DATE", "before the start date"),
+        ({"indices": ("NOPE",)}, "INDICES", "Unknown spectral index"),
+        ({"crs": "EPSG:4326"}, "BUFFER", "geographic"),
+    ],
+)
+def test_whole_run_mistakes_name_their_parameter(stac, changes, parameter, words) -> None:
+    served, _ = stac
+    buffer = 20.0 if parameter == "BUFFER" else 0.0
+    with pytest.raises(SitsError) as caught:
+        plan_run(
+            point_layer(),
+            options(served.stac_urls["earth-search"], **changes),
+            buffer,
+            table_target(TableOptions()),
+        )
+    assert caught.value.parameter == parameter and words in str(caught.value)
+
+
+def test_bad_catalogues_give_clear_messages(stac) -> None:
+    served, _ = stac
+    cases = {
+        "http://127.0.0.1:9/": "Cannot reach",
+        served.files_url + "/earth-search/items.ndjson": "STAC",
+        served.files_url + "/": "STAC",
+    }
+    for url, words in cases.items():
+        with pytest.raises(SitsError) as caught:
+            plan_run(point_layer(), options(url), 0, table_target(TableOptions()))
+        assert caught.value.parameter == "STAC_URL" and words in str(caught.value)
+
+
+def test_duplicate_ids_are_refused(stac) -> None:
+    served, _ = stac
+    point = shapely.to_wkb(shapely.Point(SITES[0].lon, SITES[0].lat))
+    layer = FeatureLayer((Feature("a", point), Feature("a", point)), "EPSG:4326")
+    with pytest.raises(SitsError, match="'a' are used by more than one feature") as caught:
+        plan_run(layer, options(served.stac_urls["earth-search"]), 0, table_target(TableOptions()))
+    assert caught.value.parameter == "ID_FIELD"
+
+
+def test_empty_layer_and_missing_crs_are_refused() -> None:
+    with pytest.raises(SitsError, match="no features"):
+        FeatureLayer((), "EPSG:4326")
+    with pytest.raises(SitsError, match="no coordinate reference system"):
+        FeatureLayer((Feature("a", None),), "")
