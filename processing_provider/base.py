@@ -137,6 +137,9 @@ def engine_errors() -> Iterator[None]:
     from sits_qgis.errors import Cancelled as EngineCancelled
     from sits_qgis.errors import SitsError
 
+    from .native_libraries import load_isolated
+
+    load_isolated()
     try:
         yield
     except EngineCancelled:

@@ -206,12 +206,14 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
     # -- reading parameters -----------------------------------------------------------
 
     def dates(self, parameters: dict[str, Any], context: Any) -> tuple[date, date]:
-        start = self.parameterAsDate(parameters, self.START_DATE, context)
-        end = self.parameterAsDate(parameters, self.END_DATE, context)
-        for name, value in ((self.START_DATE, start), (self.END_DATE, end)):
+        """Whole days; QGIS 3.22 has no ``parameterAsDate``, so the date of the datetime."""
+        days = []
+        for name in (self.START_DATE, self.END_DATE):
+            value = self.parameterAsDateTime(parameters, name, context).date()
             if not value.isValid():
                 raise QgsProcessingException(f"{name}: give a date as YYYY-MM-DD.")
-        return start.toPyDate(), end.toPyDate()
+            days.append(value.toPyDate())
+        return days[0], days[1]
 
     def series_options(self, parameters: dict[str, Any], context: Any) -> Any:
         """The engine's ``SeriesOptions`` from the parameters, with credentials."""

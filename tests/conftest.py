@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
+import zipfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -22,10 +25,15 @@ from rasterio.transform import from_origin
 
 from sits_qgis.backend import Backend, BackendConfig, BackendMode
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from local_stac import serve_catalogue
+from sample_catalogue import Site
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 PLUGIN_NAME = "sits_plugin"
 QGIS_PLUGINS = "/usr/share/qgis/python/plugins"
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"  # the wrapper passes a flag 3.22 refuses
 
 
 def write_raster(
@@ -157,3 +165,53 @@ def plugin_zip(tmp_path_factory) -> Path:
         timeout=120,
     )
     return Path(built.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def qgis_process(plugin_zip, tmp_path_factory):
+    """Run qgis_process with the zip installed into a throw-away profile."""
+    home = tmp_path_factory.mktemp("qgis_process")
+    plugins, profile = home / "plugins", home / "profile"
+    zipfile.ZipFile(plugin_zip).extractall(plugins)
+    env = {
+        **os.environ,
+        "QGIS_PLUGINPATH": str(plugins),
+        "QGIS_CUSTOM_CONFIG_PATH": str(profile),
+        # the venv's packages, without its editable install of the engine: the engine
+        # must come from the zip
+        "PYTHONPATH": sysconfig.get_paths()["purelib"],
+        "QT_QPA_PLATFORM": "offscreen",
+    }
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["/usr/bin/qgis_process.bin", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    enabled = call("plugins", "enable", PLUGIN_NAME)
+    assert enabled.returncode == 0, enabled.stderr
+    return call
+
+
+#: Generated imagery for the time-series tests: one site in UTM zone 31 and two on
+#: either side of the 31/32 boundary.
+SITES = [
+    Site("paris", 2.3512, 48.8566),
+    Site("west", 5.9913, 45.0013),
+    Site("east", 6.0117, 45.0021),
+]
+#: Two acquisitions before processing baseline 04.00 (25 January 2022), six after.
+DATES = [date(2022, 1, d) for d in (5, 15)] + [
+    date(2022, m, d) for m, d in ((2, 4), (2, 14), (2, 24), (3, 6), (3, 16), (3, 26))
+]
+
+
+@pytest.fixture(scope="session")
+def sample_stac(tmp_path_factory):
+    """A real STAC API per convention and a Range file server on 127.0.0.1."""
+    with serve_catalogue(tmp_path_factory.mktemp("catalogue"), SITES, DATES) as served:
+        yield served

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sysconfig
-import zipfile
-
 import numpy as np
 import processing
 import pytest
 import rasterio
-from conftest import PLUGIN_NAME, write_raster
+from conftest import write_raster
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
 
 from sits_qgis.tiling.filters import Filter, apply_filter
@@ -101,28 +96,9 @@ def test_output_equal_to_input_is_refused(loaded_plugin, dem):
     assert path.read_bytes() == before
 
 
-def test_qgis_process_runs_the_filter_from_the_zip(plugin_zip, tmp_path, dem):
+def test_qgis_process_runs_the_filter_from_the_zip(qgis_process, tmp_path, dem):
     path, data = dem
-    plugins = tmp_path / "plugins"
-    zipfile.ZipFile(plugin_zip).extractall(plugins)
-    env = {
-        **os.environ,
-        "QGIS_PLUGINPATH": str(plugins),
-        "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile"),
-        "PYTHONPATH": sysconfig.get_paths()["purelib"],
-        "QT_QPA_PLATFORM": "offscreen",
-    }
-
-    def run(*a):
-        return subprocess.run(
-            ["/usr/bin/qgis_process.bin", *a],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-
-    assert run("plugins", "enable", PLUGIN_NAME).returncode == 0
+    run = qgis_process
     out = tmp_path / "max.tif"
     done = run(
         "run",

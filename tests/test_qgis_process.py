@@ -3,43 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sysconfig
-import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
-from conftest import PLUGIN_NAME, assert_matches_numpy, numpy_statistics, valid_values, write_raster
+from conftest import assert_matches_numpy, numpy_statistics, valid_values, write_raster
 
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"  # the wrapper passes a flag 3.22 refuses
-
-
-@pytest.fixture(scope="module")
-def qgis_process(plugin_zip, tmp_path_factory):
-    """Run qgis_process with the zip installed into a throw-away profile."""
-    home = tmp_path_factory.mktemp("qgis_process")
-    plugins, profile = home / "plugins", home / "profile"
-    zipfile.ZipFile(plugin_zip).extractall(plugins)
-    env = {
-        **os.environ,
-        "QGIS_PLUGINPATH": str(plugins),
-        "QGIS_CUSTOM_CONFIG_PATH": str(profile),
-        # the venv's packages, without its editable install of the engine: the engine
-        # must come from the zip
-        "PYTHONPATH": sysconfig.get_paths()["purelib"],
-        "QT_QPA_PLATFORM": "offscreen",
-    }
-
-    def call(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [QGIS_PROCESS, *args], capture_output=True, text=True, env=env, timeout=300
-        )
-
-    enabled = call("plugins", "enable", PLUGIN_NAME)
-    assert enabled.returncode == 0, enabled.stderr
-    return call
 
 
 def test_lists_the_algorithm(qgis_process):

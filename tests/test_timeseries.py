@@ -5,8 +5,6 @@ same file; masked dates against the SCL pixel; statistics against numpy."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +12,8 @@ import numpy as np
 import pytest
 import shapely
 import xarray as xr
-from conftest import ROOT
+from conftest import DATES, SITES
+from sample_catalogue import Site
 from stac_oracle import centres_inside, href, point_value, sample, to_crs
 
 from sits_qgis.errors import SitsError
@@ -37,26 +36,12 @@ from sits_qgis.timeseries.options import (
     TableOptions,
 )
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from local_stac import serve_catalogue
-from sample_catalogue import Site
-
-SITES = [
-    Site("paris", 2.3512, 48.8566),
-    Site("west", 5.9913, 45.0013),
-    Site("east", 6.0117, 45.0021),
-]
-#: Two acquisitions before processing baseline 04.00 (25 January 2022), six after.
-DATES = [date(2022, 1, d) for d in (5, 15)] + [
-    date(2022, m, d) for m, d in ((2, 4), (2, 14), (2, 24), (3, 6), (3, 16), (3, 26))
-]
 MASKED = (0, 1, 3, 8, 9, 10)
 
 
 @pytest.fixture(scope="module")
-def stac(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
-    with serve_catalogue(tmp_path_factory.mktemp("catalogue"), SITES, DATES) as served:
-        yield served
+def stac(sample_stac):
+    return sample_stac
 
 
 def options(stac_url: str, **changes: object) -> SeriesOptions:

@@ -1,0 +1,304 @@
+"""The time-series algorithms in a real headless QGIS, on the generated catalogue served
+on 127.0.0.1: processing.run with layers in any CRS, selections, both outputs,
+polygons, cubes with labels, the footprint search, and qgis_process from the zip."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import processing
+import pytest
+import xarray as xr
+from conftest import DATES, SHARED_DATA, SITES
+from local_stac import serve_catalogue
+from qgis.core import (
+    NULL,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsField,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingException,
+    QgsProcessingFeatureSourceDefinition,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+from sample_catalogue import Site
+from stac_oracle import href, point_value
+
+MASKED = (0, 1, 3, 8, 9, 10)
+
+
+def memory_layer(
+    kind: str, crs: str, features: list[tuple[str, QgsGeometry, int]]
+) -> QgsVectorLayer:
+    """A memory layer with fields ``name`` (id) and ``class``; geometries given in EPSG:4326."""
+    layer = QgsVectorLayer(f"{kind}?crs={crs}", "input", "memory")
+    layer.dataProvider().addAttributes(
+        [QgsField("name", QVariant.String), QgsField("class", QVariant.Int)]
+    )
+    layer.updateFields()
+    transform = QgsCoordinateTransform(
+        QgsCoordinateReferenceSystem("EPSG:4326"),
+        QgsCoordinateReferenceSystem(crs),
+        QgsProject.instance(),
+    )
+    for name, geometry, value in features:
+        feature = QgsFeature(layer.fields())
+        moved = QgsGeometry(geometry)
+        moved.transform(transform)
+        feature.setGeometry(moved)
+        feature.setAttributes([name, value])
+        layer.dataProvider().addFeature(feature)
+    return layer
+
+
+def site_points(crs: str = "EPSG:3857") -> QgsVectorLayer:
+    points = [
+        (s.name, QgsGeometry.fromPointXY(QgsPointXY(s.lon, s.lat)), n) for n, s in enumerate(SITES)
+    ]
+    return memory_layer("Point", crs, points)
+
+
+def common(url: str, layer: object) -> dict[str, object]:
+    return {
+        "INPUT": layer,
+        "ID_FIELD": "name",
+        "STAC_URL": url,
+        "COLLECTION": "sentinel-2-l2a",
+        "START_DATE": "2022-01-01",
+        "END_DATE": "2022-03-26",
+        "BANDS": "red,nir",
+    }
+
+
+def read_table(path: Path) -> list[dict]:
+    layer = QgsVectorLayer(str(path), "t", "ogr")
+    assert layer.isValid()
+    names = layer.fields().names()
+    rows = [
+        {k: None if v == NULL else v for k, v in zip(names, f.attributes(), strict=True)}
+        for f in layer.getFeatures()
+    ]
+    del layer
+    return rows
+
+
+def test_point_layer_in_web_mercator_gives_the_pixel_values(
+    loaded_plugin, sample_stac, tmp_path
+) -> None:
+    served, _ = sample_stac
+    url = served.stac_urls["earth-search"]
+    result = processing.run(
+        "sits:extracttimeseries",
+        common(url, site_points("EPSG:3857"))
+        | {
+            "INDICES": "NDVI",
+            "OUTPUT": str(tmp_path / "t.gpkg"),
+            "OUTPUT_LAYER": str(tmp_path / "l.gpkg"),
+        },
+        feedback=QgsProcessingFeedback(),
+    )
+    assert result["SEARCH_REQUESTS"] == 1 and result["FAILED"] == 0
+    rows = read_table(tmp_path / "t.gpkg")
+    assert result["ROWS"] == len(rows) == len(SITES) * len(DATES)
+    assert (
+        list(rows[0])[1:9]
+        == ["feature_id", "date", "valid_fraction", "status", "red", "nir", "NDVI"][:8][
+            : len(list(rows[0])[1:9])
+        ]
+    )
+    search = processing.run(
+        "sits:searchstac",
+        {k: v for k, v in common(url, site_points()).items() if k not in ("ID_FIELD", "BANDS")}
+        | {"OUTPUT": str(tmp_path / "items.gpkg")},
+    )
+    items = {
+        f["id"]: f for f in QgsVectorLayer(str(tmp_path / "items.gpkg"), "i", "ogr").getFeatures()
+    }
+    assert search["ITEMS"] == len(items) == len(SITES) * len(DATES)
+    site = SITES[2]
+    for row in (r for r in rows if r["feature_id"] == site.name):
+        item_id = next(
+            i for i in items if site.name in i and row["date"][:10].replace("-", "") in i
+        )
+        base = f"{served.files_url}/earth-search/cogs/{item_id}"
+        item = {"assets": {k: {"href": f"{base}/{k}.tif"} for k in ("red", "nir", "scl")}}
+        if point_value(href(item, "scl"), site.lon, site.lat) in MASKED:
+            assert row["status"] == "masked" and row["red"] is None
+            continue
+        red, nir = (point_value(href(item, k), site.lon, site.lat) for k in ("red", "nir"))
+        assert (row["red"], row["nir"]) == (red, nir)
+        assert row["NDVI"] == pytest.approx((nir - red) / (nir + red), rel=1e-6)
+    temporal = QgsVectorLayer(str(tmp_path / "l.gpkg"), "l", "ogr")
+    assert temporal.featureCount() == len(rows) and temporal.crs().authid() == "EPSG:3857"
+    first = next(temporal.getFeatures())
+    assert first["date"].isValid() and first.geometry().type() == 0  # a point with a real date
+    del temporal
+
+
+def test_selected_features_only(loaded_plugin, sample_stac, tmp_path) -> None:
+    served, _ = sample_stac
+    layer = site_points("EPSG:4326")
+    QgsProject.instance().addMapLayer(layer)
+    try:
+        layer.selectByIds([2])
+        selected = QgsProcessingFeatureSourceDefinition(layer.id(), selectedFeaturesOnly=True)
+        params = common(served.stac_urls["earth-search"], selected) | {
+            "OUTPUT": str(tmp_path / "s.csv")
+        }
+        processing.run("sits:extracttimeseries", params)
+        with (tmp_path / "s.csv").open() as stream:
+            ids = {row["feature_id"] for row in csv.DictReader(stream)}
+        assert ids == {SITES[1].name}
+        layer.removeSelection()
+        with pytest.raises(QgsProcessingException, match="none is selected"):
+            processing.run("sits:extracttimeseries", params | {"OUTPUT": str(tmp_path / "e.csv")})
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())
+
+
+def test_polygons_give_zonal_statistics_columns(loaded_plugin, sample_stac, tmp_path) -> None:
+    served, _ = sample_stac
+    site = SITES[0]
+    square = QgsGeometry.fromRect(
+        __import__("qgis.core").core.QgsRectangle(
+            site.lon - 0.001, site.lat - 0.0007, site.lon + 0.001, site.lat + 0.0007
+        )
+    )
+    layer = memory_layer("Polygon", "EPSG:4326", [("field-1", square, 1)])
+    result = processing.run(
+        "sits:extracttimeseries",
+        common(served.stac_urls["planetary-computer"], layer)
+        | {"BANDS": "red", "STATISTICS": [0, 1, 5], "OUTPUT": str(tmp_path / "p.csv")},
+    )
+    with (tmp_path / "p.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert list(rows[0]) == [
+        "feature_id",
+        "date",
+        "valid_fraction",
+        "status",
+        "red_mean",
+        "red_median",
+        "red_count",
+    ]
+    assert result["ROWS"] == len(DATES)
+    clear = [r for r in rows if r["status"] == "ok"]
+    assert clear and all(float(r["red_count"]) > 100 for r in clear)
+
+
+def test_cubes_with_labels_and_an_index_layer(loaded_plugin, sample_stac, tmp_path) -> None:
+    served, _ = sample_stac
+    folder = tmp_path / "cubes"
+    result = processing.run(
+        "sits:extractcubes",
+        common(served.stac_urls["earth-search"], site_points("EPSG:4326"))
+        | {"MODE": 1, "PATCH_X": 5, "PATCH_Y": 7, "LABEL_FIELD": "class", "GAPFILL": 1,
+           "OUTPUT_FOLDER": str(folder), "OUTPUT_INDEX": str(tmp_path / "index.gpkg")},
+    )  # fmt: skip
+    assert result["WRITTEN"] == len(SITES) and result["FAILED"] == 0
+    index = read_table(tmp_path / "index.gpkg")
+    assert {r["status"] for r in index} == {"ok"}
+    for row in index:
+        cube = xr.open_dataset(row["file"])
+        assert cube.sizes["x"] == row["width"] == 5 and cube.sizes["y"] == row["height"] == 7
+        assert not np.isnan(cube["red"].values).any()  # gap filling filled masked pixels
+        number = [s.name for s in SITES].index(row["feature_id"])
+        # a point burns the pixel that contains it, at the patch's centre
+        assert (cube["label"].values == number).sum() <= 1
+        cube.close()
+
+
+def test_bad_parameters_are_named(loaded_plugin, sample_stac, tmp_path) -> None:
+    served, _ = sample_stac
+    url = served.stac_urls["earth-search"]
+    cases = [
+        ({"END_DATE": "2021-01-01"}, "END_DATE: The end date 2021-01-01 is before"),
+        ({"BANDS": "red,B99"}, "BANDS: Band 'B99' does not exist"),
+        ({"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not a class number"),
+        ({"STAC_URL": "http://127.0.0.1:9"}, "STAC_URL: Cannot reach"),
+        ({"COLLECTION": "nope"}, "COLLECTION: Collection 'nope' does not exist"),
+    ]
+    for change, message in cases:
+        params = common(url, site_points()) | {"OUTPUT": str(tmp_path / "x.csv")} | change
+        with pytest.raises(QgsProcessingException) as caught:
+            processing.run("sits:extracttimeseries", params)
+        assert message in str(caught.value)
+    line = memory_layer(
+        "LineString", "EPSG:4326", [("l", QgsGeometry.fromWkt("LINESTRING(2 48, 3 49)"), 1)]
+    )
+    with pytest.raises(QgsProcessingException):
+        processing.run(
+            "sits:extracttimeseries", common(url, line) | {"OUTPUT": str(tmp_path / "l.csv")}
+        )
+
+
+def test_qgis_process_writes_the_csv_table(qgis_process, sample_stac, tmp_path) -> None:
+    served, _ = sample_stac
+    points = tmp_path / "points.geojson"
+    features = [
+        {"type": "Feature", "properties": {"name": s.name},
+         "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]}}
+        for s in SITES
+    ]  # fmt: skip
+    points.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    table = tmp_path / "series.csv"
+    done = qgis_process(
+        "run", "sits:extracttimeseries", "--json", "--",
+        f"INPUT={points}", "ID_FIELD=name", f"STAC_URL={served.stac_urls['earth-search']}",
+        "START_DATE=2022-01-01", "END_DATE=2022-03-26", "BANDS=red,nir", "GAPFILL=1",
+        f"OUTPUT={table}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(done.stdout[done.stdout.index("{") :])["results"]
+    assert results["ROWS"] == len(SITES) * len(DATES) and results["SEARCH_REQUESTS"] == 1
+    with table.open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert {r["status"] for r in rows} <= {"ok", "filled"} and all(r["red"] for r in rows)
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "europe_random_points.geojson").exists(), reason="no shared data"
+)
+def test_real_tutorial_points_and_banc_d_arguin(loaded_plugin, tmp_path_factory, tmp_path) -> None:
+    """The SITS tutorial's 24 points and the Banc d'Arguin polygon, on generated imagery."""
+    import sample_catalogue
+
+    points = SHARED_DATA / "europe_random_points.geojson"
+    polygon = SHARED_DATA / "banc_arguin.geojson"
+    dates = DATES[2:5]
+    sites = sample_catalogue.europe_sites(points)
+    with serve_catalogue(tmp_path_factory.mktemp("europe"), sites, dates,
+                         conventions=("earth-search",)) as (served, _):  # fmt: skip
+        url = served.stac_urls["earth-search"]
+        result = processing.run(
+            "sits:extracttimeseries",
+            common(url, str(points))
+            | {"ID_FIELD": "pt_id", "END_DATE": "2022-02-24", "OUTPUT": str(tmp_path / "p.csv")},
+        )
+        assert (
+            result["FEATURES"] == 24 and result["FAILED"] == 0 and result["ROWS"] == 24 * len(dates)
+        )
+    # the Banc d'Arguin is 7 x 9 km: one 10 km tile on its centre
+    arguin = [Site("arguin", -1.2393, 44.5894)]
+    with serve_catalogue(tmp_path_factory.mktemp("arguin"), arguin, dates, tile_pixels=1024,
+                         conventions=("earth-search",)) as (served, _):  # fmt: skip
+        url = served.stac_urls["earth-search"]
+        result = processing.run(
+            "sits:extracttimeseries",
+            common(url, str(polygon)) | {"ID_FIELD": "id", "BANDS": "red", "STATISTICS": [0, 5],
+                                         "MAX_MASKED": 1.0, "OUTPUT": str(tmp_path / "b.csv")},
+        )  # fmt: skip
+        with (tmp_path / "b.csv").open() as stream:
+            rows = list(csv.DictReader(stream))
+        assert result["FAILED"] == 0 and len(rows) == len(dates)
+        # the polygon is larger than the generated tile: part of it has pixels
+        assert all((float(r["red_count"]) > 0) == (float(r["valid_fraction"]) > 0) for r in rows)
+        assert max(float(r["red_count"]) for r in rows) > 10_000
