@@ -27,3 +27,6 @@ echo "== Tiled raster filter: gaussian, sigma 2 pixels, chunk 256"
 qp run sits:rasterfilter -- INPUT="$out/sample_dem.tif" BAND=1 FILTER=4 SIGMA=2 \
   CHUNK_SIZE=256 OUTPUT="$out/sample_dem_gaussian.tif" | sed -n '/^Results/,$p'
 echo "== Filtered raster: $out/sample_dem_gaussian.tif"
+
+echo "== Time series: the SITS tutorial case on a generated catalogue served on 127.0.0.1"
+.venv/bin/python scripts/demo_timeseries.py "$out"

@@ -87,7 +87,11 @@ def main() -> None:
     sites = europe_sites()
     points = write_points(sites, out / "europe_points.geojson")
     print(f"== Generating and serving a Sentinel-2-like catalogue for {len(sites)} points")
-    with serve_catalogue(out / "catalogue", sites, default_dates(2023, 5)) as (served, catalogue):
+    dates = default_dates(2023, 5)
+    with serve_catalogue(out / "catalogue", sites, dates, conventions=("earth-search",)) as (
+        served,
+        catalogue,
+    ):
         url = served.stac_urls["earth-search"]
         print(f"   STAC API {url}, COGs on {served.files_url}, {catalogue.item_count} items")
         common = {

@@ -1,0 +1,212 @@
+"""Time series: this project's engine side by side with SITS 0.7.5 on the SITS
+multiprocessing tutorial case, then point extraction at growing numbers of points.
+
+Everything runs offline on the generated Sentinel-2 catalogue (24 tutorial points over
+Europe, one year every 5 days) served on 127.0.0.1 by ``rustac serve`` and a
+Range-capable file server whose log counts the HTTP requests of each run. Each method
+runs in a fresh process whose whole process tree is sampled for memory.
+
+    .venv/bin/python bench/bench_timeseries.py [--points-counts 24 1000] [--workers 2]
+
+Writes bench/results/timeseries.md and timeseries.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import HERE, PROJECT_PYTHON, ROOT, TreeSampler, environment, fmt
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from local_stac import serve_catalogue
+from sample_catalogue import default_dates, europe_sites
+
+SITS_PYTHON = ROOT / ".bench-sits-venv" / "bin" / "python"
+DATA = HERE / "data" / "timeseries"
+RESULTS = HERE / "results"
+BANDS = "blue,green,red,nir"
+#: Point extraction at scale reads one quarter (18 dates) to keep the run short.
+SCALING_END = "2023-03-31"
+
+
+def write_points(points: list[tuple[float, float]], path: Path) -> Path:
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"id": n},
+            "geometry": {"type": "Point", "coordinates": p},
+        }
+        for n, p in enumerate(points)
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def scattered_points(count: int, seed: int = 7) -> list[tuple[float, float]]:
+    """``count`` points spread over the 24 sites' tiles (within about 1 km of a site)."""
+    rng = random.Random(seed)
+    sites = europe_sites()
+    return [
+        (site.lon + rng.uniform(-0.01, 0.01), site.lat + rng.uniform(-0.007, 0.007))
+        for site in (sites[n % len(sites)] for n in range(count))
+    ]
+
+
+def measure(command: list[str], http_log: Path, timeout: float) -> dict:
+    """Wall time, peak memory of the process tree, HTTP requests, and the run's report."""
+    http_log.write_text("")
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = TreeSampler(process.pid)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        peak = sampler.stop()
+    seconds = time.perf_counter() - started
+    requests = http_log.read_text().splitlines()
+    result = {
+        "ok": process.returncode == 0,
+        "wall_seconds": seconds,
+        "peak_pss_mib": peak.pss_mib,
+        "peak_rss_mib": peak.rss_mib,
+        "processes": peak.processes,
+        "http_requests": len(requests),
+        "http_bytes_ranges": sum(1 for line in requests if "bytes=" in line),
+    }
+    if process.returncode != 0:
+        result["error"] = (stderr or "").strip().splitlines()[-3:]
+    result["stdout"] = stdout.strip().splitlines()[-1:] if stdout else []
+    return result
+
+
+def ours(url: str, points: Path, mode: str, out: Path, workers: int, end: str) -> list[str]:
+    report = out.with_suffix(".json")
+    return [
+        str(PROJECT_PYTHON), str(HERE / "timeseries_methods.py"), "--stac-url", url,
+        "--points", str(points), "--mode", mode, "--out", str(out), "--report", str(report),
+        "--workers", str(workers), "--bands", BANDS, "--end", end,
+    ]  # fmt: skip
+
+
+def sits(url: str, points: Path, mode: str, out: Path, workers: int) -> list[str]:
+    return [
+        str(SITS_PYTHON), str(HERE / "sits_reference.py"), "--stac-url", url,
+        "--points", str(points), "--mode", mode, "--out", str(out), "--workers", str(workers),
+        "--bands", BANDS, "--mask",
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--points-counts", type=int, nargs="*", default=[24, 1000])
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--skip-sits", action="store_true")
+    args = parser.parse_args()
+    sites = europe_sites()
+    dates = default_dates(2023, 5)
+    runs: dict[str, dict] = {}
+    out = DATA / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    with serve_catalogue(DATA / "catalogue", sites, dates, conventions=("earth-search",)) as (
+        served,
+        catalogue,
+    ):
+        url = served.stac_urls["earth-search"]
+        tutorial = write_points([(s.lon, s.lat) for s in sites], DATA / "tutorial_points.geojson")
+        for mode in ("image", "patch"):
+            print(f"== tutorial {mode}: this engine", flush=True)
+            runs[f"ours {mode}"] = measure(
+                ours(url, tutorial, mode, out / f"ours_{mode}", args.workers, "2023-12-31"),
+                served.http_log,
+                args.timeout,
+            )
+            runs[f"ours {mode}"]["report"] = json.loads((out / f"ours_{mode}.json").read_text())
+            if not args.skip_sits and SITS_PYTHON.exists():
+                print(f"== tutorial {mode}: SITS", flush=True)
+                runs[f"sits {mode}"] = measure(
+                    sits(url, tutorial, mode, out / f"sits_{mode}", args.workers),
+                    served.http_log,
+                    args.timeout,
+                )
+        for count in args.points_counts:
+            print(f"== {count} points, point pixels, until {SCALING_END}", flush=True)
+            points = write_points(scattered_points(count), DATA / f"points_{count}.geojson")
+            key = f"ours points {count}"
+            runs[key] = measure(
+                ours(url, points, "points", out / f"points_{count}", args.workers, SCALING_END),
+                served.http_log,
+                args.timeout,
+            )
+            runs[key]["report"] = json.loads((out / f"points_{count}.json").read_text())
+        item_count = catalogue.item_count
+    RESULTS.mkdir(exist_ok=True)
+    payload = {"environment": environment(), "items": item_count, "dates": len(dates), "runs": runs}
+    (RESULTS / "timeseries.json").write_text(json.dumps(payload, indent=2))
+    (RESULTS / "timeseries.md").write_text(report(payload, len(dates)))
+    print(report(payload, len(dates)))
+
+
+def report(payload: dict, dates: int) -> str:
+    runs = payload["runs"]
+    bands = len(BANDS.split(",")) + 1  # and the SCL mask
+    lines = [
+        "# Time series benchmark",
+        "",
+        f"Generated catalogue: {payload['items']} items (24 sites x {dates} dates), served on",
+        "127.0.0.1; wall time from outside the process (imports included), peak PSS of the",
+        f"whole process tree; {bands} assets read per date (4 bands + SCL).",
+        "",
+        "## SITS tutorial case (24 points, EPSG:3035, 20 m, SCL mask, netCDF)",
+        "",
+        "| Mode | Method | Wall | Peak PSS | HTTP requests | per feature-date-band | SITS/ours |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for mode in ("image", "patch"):
+        mine = runs.get(f"ours {mode}", {})
+        theirs = runs.get(f"sits {mode}", {})
+        for name, run in (("this engine", mine), ("SITS 0.7.5", theirs)):
+            if not run:
+                continue
+            per = run["http_requests"] / (24 * dates * bands)
+            ratio = (
+                f"{theirs['wall_seconds'] / mine['wall_seconds']:.1f}x"
+                if name == "SITS 0.7.5" and theirs.get("ok") and mine.get("ok")
+                else ""
+            )
+            status = "" if run.get("ok") else " (failed)"
+            lines.append(
+                f"| {mode} | {name}{status} | {fmt(run['wall_seconds'], 1)} s"
+                f" | {fmt(run['peak_pss_mib'], 0)} MiB | {run['http_requests']}"
+                f" | {per:.2f} | {ratio} |"
+            )
+    lines += [
+        "",
+        f"## Point pixels at scale (until {SCALING_END}: 18 dates)",
+        "",
+        "| Points | Wall | per point | Peak PSS | searches | HTTP requests | per point-date-band |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, run in runs.items():
+        if not key.startswith("ours points"):
+            continue
+        count = int(key.split()[-1])
+        per = run["http_requests"] / (count * 18 * bands)
+        lines.append(
+            f"| {count} | {fmt(run['wall_seconds'], 1)} s"
+            f" | {run['wall_seconds'] / count * 1000:.0f} ms |"
+            f" {fmt(run['peak_pss_mib'], 0)} MiB | {run['report']['extra']['search_requests']} |"
+            f" {run['http_requests']} | {per:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""One benchmark run of this project's time-series engine, in its own process (the
+harness samples the memory of its whole process tree). Writes a JSON report.
+
+    python bench/timeseries_methods.py --stac-url URL --points GEOJSON --mode image|patch|points
+        --out DIR --report FILE [--workers 2] [--start ... --end ... --bands ...]
+
+``image`` and ``patch`` are the SITS tutorial's cubes (EPSG:3035, 20 m, a 0.01 degree
+buffer as about 1113 m, 10 x 10 patches, SCL mask, netCDF); ``points`` is point-pixel
+extraction to a table (native grid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import shapely
+
+from sits_qgis.backend import Backend, BackendConfig
+from sits_qgis.timeseries.extract import (
+    cube_target,
+    outcome_rows,
+    plan_run,
+    run_cubes,
+    run_table,
+    table_columns,
+    table_target,
+)
+from sits_qgis.timeseries.features import Feature, FeatureLayer
+from sits_qgis.timeseries.options import CubeMode, CubeOptions, SeriesOptions, TableOptions
+
+#: SITS's tutorial buffer is 0.01 degree; the same distance north-south in metres.
+TUTORIAL_BUFFER_M = 1113.0
+
+
+def read_points(path: Path) -> FeatureLayer:
+    features = json.loads(path.read_text())["features"]
+    return FeatureLayer(
+        tuple(
+            Feature(str(n), shapely.to_wkb(shapely.geometry.shape(f["geometry"])))
+            for n, f in enumerate(features)
+        ),
+        "EPSG:4326",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stac-url", required=True)
+    parser.add_argument("--points", type=Path, required=True)
+    parser.add_argument("--mode", choices=("image", "patch", "points"), required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--report", type=Path, required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--start", default="2023-01-01")
+    parser.add_argument("--end", default="2023-12-31")
+    parser.add_argument("--bands", default="blue,green,red,nir")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    layer = read_points(args.points)
+    cubes = args.mode != "points"
+    options = SeriesOptions(
+        stac_url=args.stac_url,
+        collection="sentinel-2-l2a",
+        bands=tuple(args.bands.split(",")),
+        start=date.fromisoformat(args.start),
+        end=date.fromisoformat(args.end),
+        resolution=20.0 if cubes else 0.0,
+        crs="EPSG:3035" if cubes else "",
+    )
+    backend = Backend(BackendConfig(workers=args.workers))
+    ok = failed = rows = 0
+    if cubes:
+        mode = CubeMode.IMAGE if args.mode == "image" else CubeMode.PATCH
+        buffer = TUTORIAL_BUFFER_M if mode is CubeMode.IMAGE else 0.0
+        cube = CubeOptions(str(args.out), mode, 10, 10, buffer=buffer)
+        plan = plan_run(layer, options, buffer, cube_target(cube))
+        for outcome in run_cubes(plan, cube, backend):
+            ok, failed = ok + bool(outcome.path), failed + (not outcome.path)
+    else:
+        table = TableOptions()
+        plan = plan_run(layer, options, 0.0, table_target(table))
+        columns = table_columns(plan, table, "pixel")
+        for outcome in run_table(plan, table, backend):
+            rows += len(outcome_rows(outcome, columns))
+            ok, failed = ok + bool(outcome.rows), failed + (not outcome.rows)
+    backend.close()
+    report = {
+        "seconds": time.perf_counter() - started,
+        "extra": {
+            "features_ok": ok,
+            "features_failed": failed,
+            "rows": rows,
+            "items": len(plan.search.items),
+            "search_requests": plan.search.api_requests.count("/search"),
+        },
+    }
+    args.report.write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
