@@ -202,7 +202,7 @@ def report(payload: dict, dates: int) -> str:
         lines.append(
             f"| {count} | {fmt(run['wall_seconds'], 1)} s"
             f" | {run['wall_seconds'] / count * 1000:.0f} ms |"
-            f" {fmt(run['peak_pss_mib'], 0)} MiB | {run['report']['extra']['search_requests']} |"
+            f" {fmt(run['peak_pss_mib'], 0)} MiB | {run['report']['extra']['searches']} |"
             f" {run['http_requests']} | {per:.2f} |"
         )
     return "\n".join(lines) + "\n"

@@ -95,7 +95,8 @@ def main() -> None:
             "features_failed": failed,
             "rows": rows,
             "items": len(plan.search.items),
-            "search_requests": plan.search.api_requests.count("/search"),
+            "searches": plan.search.api_requests.searches(),
+            "search_pages": plan.search.api_requests.count("/search"),
         },
     }
     args.report.write_text(json.dumps(report))

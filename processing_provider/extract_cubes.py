@@ -124,8 +124,8 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         with engine_errors():
             plan = plan_run(layer, options, cube.buffer, cube_target(cube))
         feedback.pushInfo(
-            f"{len(plan.search.items)} items in {plan.search.api_requests.count('/search')}"
-            " search request(s)."
+            f"{len(plan.search.items)} items from {plan.search.api_requests.searches()} search"
+            f" ({plan.search.api_requests.count('/search')} pages)."
         )
         source = self.parameterAsSource(parameters, self.INPUT, context)
         fields = QgsFields()

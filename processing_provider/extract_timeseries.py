@@ -94,7 +94,8 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
             ("FAILED", "Features without a series"),
             ("ROWS", "Rows written"),
             ("ITEMS", "Catalogue items found"),
-            ("SEARCH_REQUESTS", "STAC search requests made"),
+            ("SEARCHES", "STAC searches made (one per run)"),
+            ("SEARCH_PAGES", "STAC search pages read"),
         ):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
@@ -120,8 +121,9 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
             plan = plan_run(layer, options, buffer, table_target(table))
         search = plan.search
         feedback.pushInfo(
-            f"{len(search.items)} items in {search.api_requests.count('/search')} search"
-            f" request(s); cloud filter: {search.cloud_filter}."
+            f"{len(search.items)} items from {search.api_requests.searches()} search"
+            f" ({search.api_requests.count('/search')} pages); cloud filter:"
+            f" {search.cloud_filter}."
         )
         columns = table_columns(plan, table, kind)
         source = self.parameterAsSource(parameters, self.INPUT, context)
@@ -165,7 +167,8 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
             "FAILED": failed,
             "ROWS": rows_written,
             "ITEMS": len(search.items),
-            "SEARCH_REQUESTS": search.api_requests.count("/search"),
+            "SEARCHES": search.api_requests.searches(),
+            "SEARCH_PAGES": search.api_requests.count("/search"),
         }
         if layer_id is not None:
             results[self.OUTPUT_LAYER] = layer_id

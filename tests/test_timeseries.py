@@ -5,6 +5,7 @@ same file; masked dates against the SCL pixel; statistics against numpy."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_point_values_are_the_original_pixels_and_masked_dates_are_gaps(
 ) -> None:
     served, _ = stac
     plan, rows = run_points(served.stac_urls["earth-search"], processes_backend)
-    assert plan.search.api_requests.count("/search") == 1  # one search for all features
+    assert plan.search.api_requests.searches() == 1  # one search for all features
     assert {r["feature_id"] for r in rows} == {s.name for s in SITES}
     crs = {p.feature_id: str(p.job.target.geobox.crs) for p in plan.features}
     assert crs == {"paris": "EPSG:32631", "west": "EPSG:32631", "east": "EPSG:32632"}
@@ -325,3 +326,16 @@ def test_empty_layer_and_missing_crs_are_refused() -> None:
         FeatureLayer((), "EPSG:4326")
     with pytest.raises(SitsError, match="no coordinate reference system"):
         FeatureLayer((Feature("a", None),), "")
+
+
+def test_one_search_followed_through_its_pages(stac, monkeypatch) -> None:
+    served, _ = stac
+    search_module = importlib.import_module("sits_qgis.stac.search")
+
+    monkeypatch.setattr(search_module, "PAGE_SIZE", 5)
+    plan = plan_run(
+        point_layer(), options(served.stac_urls["earth-search"]), 0, table_target(TableOptions())
+    )
+    counter = plan.search.api_requests
+    assert len(plan.search.items) == len(SITES) * len(DATES) == 24
+    assert counter.searches() == 1 and counter.count("/search") == 5  # 24 items, 5 per page

@@ -105,7 +105,7 @@ def test_point_layer_in_web_mercator_gives_the_pixel_values(
         },
         feedback=QgsProcessingFeedback(),
     )
-    assert result["SEARCH_REQUESTS"] == 1 and result["FAILED"] == 0
+    assert result["SEARCHES"] == 1 and result["FAILED"] == 0
     rows = read_table(tmp_path / "t.gpkg")
     assert result["ROWS"] == len(rows) == len(SITES) * len(DATES)
     assert (
@@ -258,7 +258,7 @@ def test_qgis_process_writes_the_csv_table(qgis_process, sample_stac, tmp_path) 
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(done.stdout[done.stdout.index("{") :])["results"]
-    assert results["ROWS"] == len(SITES) * len(DATES) and results["SEARCH_REQUESTS"] == 1
+    assert results["ROWS"] == len(SITES) * len(DATES) and results["SEARCHES"] == 1
     with table.open() as stream:
         rows = list(csv.DictReader(stream))
     assert {r["status"] for r in rows} <= {"ok", "filled"} and all(r["red"] for r in rows)

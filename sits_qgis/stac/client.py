@@ -56,17 +56,32 @@ def asset_signer(catalogue: Catalogue) -> Callable[[Any], None] | None:
 
 class RequestCounter:
     """Counts the API requests a run makes (a ``request_modifier``): a run is meant to
-    make one search, and tests and benchmarks check it against this count."""
+    make one search (followed through its pages), and tests and benchmarks check it."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, bool]] = []
+
+    #: Fields with which APIs ask for a next page (Earth Search ``next``, Planetary
+    #: Computer ``token``, rustac ``skip``...).
+    PAGE_FIELDS = frozenset({"token", "next", "skip", "page", "offset"})
 
     def __call__(self, request: Any) -> None:
-        self.requests.append((request.method, request.url))
+        fields = set(request.json if isinstance(request.json, dict) else {})
+        fields |= set(request.params or {})
+        fields |= {part.split("=")[0] for part in request.url.partition("?")[2].split("&")}
+        self.requests.append((request.method, request.url, bool(fields & self.PAGE_FIELDS)))
 
     def count(self, path_end: str) -> int:
-        """Requests whose URL path ends with ``path_end`` (e.g. ``/search``)."""
-        return sum(1 for _, url in self.requests if url.split("?")[0].endswith(path_end))
+        """Requests whose URL path ends with ``path_end`` (e.g. ``/search``), pages included."""
+        return sum(1 for _, url, _ in self.requests if url.split("?")[0].endswith(path_end))
+
+    def searches(self) -> int:
+        """Searches started: requests to ``/search`` that do not ask for a next page."""
+        return sum(
+            1
+            for _, url, page in self.requests
+            if url.split("?")[0].endswith("/search") and not page
+        )
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
