@@ -339,3 +339,14 @@ def test_one_search_followed_through_its_pages(stac, monkeypatch) -> None:
     counter = plan.search.api_requests
     assert len(plan.search.items) == len(SITES) * len(DATES) == 24
     assert counter.searches() == 1 and counter.count("/search") == 5  # 24 items, 5 per page
+
+
+def test_cloud_filter_is_applied_on_the_client_when_the_server_cannot(stac) -> None:
+    served, _ = stac
+    url = served.stac_urls["earth-search"]  # rustac declares no query/filter extension
+    target = table_target(TableOptions())
+    everything = plan_run(point_layer(), options(url), 0, target).search
+    clear = plan_run(point_layer(), options(url, max_cloud=25.0), 0, target).search
+    expected = {i["id"] for i in everything.items if i["properties"]["eo:cloud_cover"] <= 25}
+    assert clear.cloud_filter == "client"
+    assert {i["id"] for i in clear.items} == expected and 0 < len(expected) < len(everything.items)

@@ -302,3 +302,14 @@ def test_real_tutorial_points_and_banc_d_arguin(loaded_plugin, tmp_path_factory,
         # the polygon is larger than the generated tile: part of it has pixels
         assert all((float(r["red_count"]) > 0) == (float(r["valid_fraction"]) > 0) for r in rows)
         assert max(float(r["red_count"]) for r in rows) > 10_000
+
+
+def test_a_patch_of_zero_pixels_is_refused(loaded_plugin, sample_stac, tmp_path) -> None:
+    served, _ = sample_stac
+    params = common(served.stac_urls["earth-search"], site_points()) | {
+        "MODE": 1, "PATCH_X": 0, "OUTPUT_FOLDER": str(tmp_path / "c"),
+        "OUTPUT_INDEX": str(tmp_path / "i.gpkg"),
+    }  # fmt: skip
+    with pytest.raises(QgsProcessingException, match="PATCH_X"):
+        processing.run("sits:extractcubes", params)
+    assert not (tmp_path / "c").exists()
