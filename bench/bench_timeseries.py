@@ -86,6 +86,17 @@ def measure(command: list[str], http_log: Path, timeout: float) -> dict:
     return result
 
 
+def read_report(path: Path) -> dict:
+    """The run's own report, or an empty one when the run failed before writing it."""
+    return json.loads(path.read_text()) if path.exists() else {"extra": {}}
+
+
+def save(runs: dict) -> None:
+    """Keep what was measured so far, so that a later failure loses nothing."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "timeseries_partial.json").write_text(json.dumps(runs, indent=2))
+
+
 def ours(url: str, points: Path, mode: str, out: Path, workers: int, end: str) -> list[str]:
     report = out.with_suffix(".json")
     return [
@@ -128,7 +139,8 @@ def main() -> None:
                 served.http_log,
                 args.timeout,
             )
-            runs[f"ours {mode}"]["report"] = json.loads((out / f"ours_{mode}.json").read_text())
+            runs[f"ours {mode}"]["report"] = read_report(out / f"ours_{mode}.json")
+            save(runs)
             if not args.skip_sits and SITS_PYTHON.exists():
                 print(f"== tutorial {mode}: SITS", flush=True)
                 runs[f"sits {mode}"] = measure(
@@ -136,6 +148,7 @@ def main() -> None:
                     served.http_log,
                     args.timeout,
                 )
+                save(runs)
         for count in args.points_counts:
             print(f"== {count} points, point pixels, until {SCALING_END}", flush=True)
             points = write_points(scattered_points(count), DATA / f"points_{count}.geojson")
@@ -145,7 +158,8 @@ def main() -> None:
                 served.http_log,
                 args.timeout,
             )
-            runs[key]["report"] = json.loads((out / f"points_{count}.json").read_text())
+            runs[key]["report"] = read_report(out / f"points_{count}.json")
+            save(runs)
         item_count = catalogue.item_count
     RESULTS.mkdir(exist_ok=True)
     payload = {"environment": environment(), "items": item_count, "dates": len(dates), "runs": runs}
@@ -202,7 +216,7 @@ def report(payload: dict, dates: int) -> str:
         lines.append(
             f"| {count} | {fmt(run['wall_seconds'], 1)} s"
             f" | {run['wall_seconds'] / count * 1000:.0f} ms |"
-            f" {fmt(run['peak_pss_mib'], 0)} MiB | {run['report']['extra']['searches']} |"
+            f" {fmt(run['peak_pss_mib'], 0)} MiB | {run['report']['extra'].get('searches', '?')} |"
             f" {run['http_requests']} | {per:.2f} |"
         )
     return "\n".join(lines) + "\n"

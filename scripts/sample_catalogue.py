@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import math
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,15 @@ def _collection(convention: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _forget_other_cogs(cogs: Path, manifest: str) -> None:
+    """Delete COGs generated for other sites, dates or sizes (pixel values depend on a
+    date's position in the list), so that existing files are only reused when valid."""
+    recorded = cogs / "manifest.json"
+    if cogs.exists() and (not recorded.exists() or recorded.read_text() != manifest):
+        shutil.rmtree(cogs)
+    cogs.mkdir(parents=True, exist_ok=True)
+
+
 def make_catalogue(
     root: Path,
     sites: list[Site],
@@ -250,9 +260,14 @@ def make_catalogue(
     root.mkdir(parents=True, exist_ok=True)
     collections = {}
     count = 0
+    manifest = json.dumps(
+        {"sites": [[s.name, s.lon, s.lat] for s in sites], "dates": [str(d) for d in dates],
+         "tile_pixels": tile_pixels},
+    )  # fmt: skip
     for convention in conventions:
         column = 0 if convention == "earth-search" else 1
         folder = root / convention
+        _forget_other_cogs(folder / "cogs", manifest)
         items = []
         for site in sites:
             epsg, x0, y0 = _tile(site, tile_pixels)
@@ -312,7 +327,7 @@ def make_catalogue(
                     "assets": assets,
                     "links": [],
                 })  # fmt: skip
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "cogs" / "manifest.json").write_text(manifest)
         (folder / "collection.json").write_text(json.dumps(_collection(convention, items)))
         with (folder / "items.ndjson").open("w") as stream:
             for item in items:
