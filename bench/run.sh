@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The benchmarks end to end: GeoUtils venv, rasters (cached), statistics, then filters.
+# The benchmarks end to end: GeoUtils venv, rasters (cached), statistics, filters, then
+# time series (SITS venv, generated catalogue served on 127.0.0.1, ours vs SITS).
 # Extra arguments go to bench_statistics.py (e.g. --sizes "256 MiB" --repeat 1);
 # BENCH_FILTER_ARGS to bench_filter.py (e.g. BENCH_FILTER_ARGS='--sizes "1 GiB"').
 set -euo pipefail
@@ -15,4 +16,7 @@ status=0
 "$PYTHON" "$HERE/bench_statistics.py" "$@" || status=$?
 eval "filter_args=(${BENCH_FILTER_ARGS:-})"
 "$PYTHON" "$HERE/bench_filter.py" "${filter_args[@]}" || status=$?
+"$HERE/setup_sits.sh" || status=$?
+eval "timeseries_args=(${BENCH_TIMESERIES_ARGS:-})"
+"$PYTHON" "$HERE/bench_timeseries.py" "${timeseries_args[@]}" || status=$?
 exit "$status"
