@@ -67,32 +67,23 @@ def _label_raster(job: FeatureJob, labels: tuple[tuple[bytes, float], ...]) -> n
     )
 
 
+def _axis(geobox: Any, name: str) -> Any:
+    """The x or y coordinate of a geobox with its CF attributes."""
+    import xarray as xr
+
+    projected = geobox.crs.projected
+    geographic = {"x": ("longitude", "degrees_east"), "y": ("latitude", "degrees_north")}
+    standard_name, units = (f"projection_{name}_coordinate", "m") if projected else geographic[name]
+    attrs = {"standard_name": standard_name, "units": units, "axis": name.upper()}
+    return xr.DataArray(geobox.coords[name].values, dims=name, attrs=attrs)
+
+
 def cube_dataset(job: FeatureJob, series: CleanSeries, spec: SeriesSpec, cube: CubeJob) -> Any:
     """The xarray Dataset of one cube, with CF attributes."""
     import xarray as xr
 
     geobox = job.target.geobox
-    coords = geobox.coords
-    projected = geobox.crs.projected
-    axis_units = "m" if projected else "degrees"
-    x = xr.DataArray(
-        coords["x"].values,
-        dims="x",
-        attrs={
-            "standard_name": "projection_x_coordinate" if projected else "longitude",
-            "units": axis_units if projected else "degrees_east",
-            "axis": "X",
-        },
-    )
-    y = xr.DataArray(
-        coords["y"].values,
-        dims="y",
-        attrs={
-            "standard_name": "projection_y_coordinate" if projected else "latitude",
-            "units": axis_units if projected else "degrees_north",
-            "axis": "Y",
-        },
-    )
+    x, y = (_axis(geobox, name) for name in ("x", "y"))
     variables: dict[str, Any] = {}
     for name, values in series.variables.items():
         asset = spec.outputs.get(name)
