@@ -21,7 +21,7 @@ one ``fetch_func(bbox_4326, bbox_3035, gid, mask=..., gapfill=...)`` per point a
 ``StacAttack.to_nc`` (a previous run's ``fid-*_sat_{mode}_*.nc`` in OUT are deleted
 first). Per point, SITS searches ``sentinel-2-l2a``, loads the bands with
 ``odc.stac.load`` (uint16, nodata 0, ``groupby='solar_day'``, 612 px chunks) on its geobox,
-masks with the SCL band (``cube.where(~scl.isin(values))``, i.e. float64 with NaN) and
+masks with the SCL band (``cube.where(~scl.isin(values))``, i.e. float32 with NaN, SCL included) and
 optionally gap fills (``interpolate_na`` along time, then bfill/ffill).
 
 Differences from the notebook, all deliberate:
