@@ -106,7 +106,7 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
                 end=end,
                 area=search_area(self.envelopes(parameters, context)),
                 max_cloud=self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
-                headers=self.series_headers(parameters, context),
+                headers=self.headers(parameters, context),
             )
             result = search(request)
         fields = QgsFields()
@@ -158,11 +158,6 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
             f" {result.dropped_by_client} removed by the client-side check."
         )
         return {self.OUTPUT: dest, "ITEMS": len(result.items)}
-
-    def series_headers(self, parameters: dict[str, Any], context: Any) -> dict[str, str]:
-        from .timeseries_base import auth_headers
-
-        return auth_headers(self.parameterAsString(parameters, self.AUTHCFG, context))
 
 
 def _wkt(geojson: str) -> str:

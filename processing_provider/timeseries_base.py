@@ -235,8 +235,12 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             gapfill=GapFill(self.parameterAsEnum(parameters, self.GAPFILL, context)),
             indices=split_list(self.parameterAsString(parameters, self.INDICES, context)),
             harmonize=self.parameterAsBoolean(parameters, self.HARMONIZE, context),
-            headers=auth_headers(self.parameterAsString(parameters, self.AUTHCFG, context)),
+            headers=self.headers(parameters, context),
         )
+
+    def headers(self, parameters: dict[str, Any], context: Any) -> dict[str, str]:
+        """HTTP headers from the AUTHCFG parameter (empty without credentials)."""
+        return auth_headers(self.parameterAsString(parameters, self.AUTHCFG, context))
 
     def feature_layer(
         self, parameters: dict[str, Any], context: Any, label_field: str = ""

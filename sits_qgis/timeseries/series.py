@@ -3,7 +3,7 @@ filtered, gaps filled, indices computed.
 
 Everything is done in floating point with nodata as NaN, so nothing wraps around:
 SITS subtracts the processing-baseline offset on uint16 (``500 - 1000`` becomes
-64 ``536``) and applies it even when Earth Search has already done it.
+``64536``) and applies it even when Earth Search has already done it.
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ def clean_series(
     valid = np.broadcast_to(zone, raw[next(iter(raw))].shape).copy()
     if spec.mask_asset:
         valid &= ~np.isin(np.asarray(dataset[spec.mask_asset].values), spec.mask_values)
-    for key in set(spec.outputs.values()) | {k for p in spec.indices for k in p.bands.values()}:
-        valid &= np.isfinite(raw[key])
+    for values in raw.values():  # the output bands and the indices' inputs
+        valid &= np.isfinite(values)
     fraction = valid.sum(axis=(1, 2)) / zone.sum()
     dropped = (1.0 - fraction) > spec.max_masked
     valid[dropped] = False
