@@ -5,6 +5,7 @@ same file; masked dates against the SCL pixel; statistics against numpy."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from datetime import date
 from pathlib import Path
@@ -15,8 +16,16 @@ import shapely
 import xarray as xr
 from conftest import DATES, SITES
 from sample_catalogue import Site
-from stac_oracle import centres_inside, href, point_value, sample, to_crs
+from stac_oracle import (
+    centres_inside,
+    first_with_data,
+    href,
+    point_value,
+    sample,
+    to_crs,
+)
 
+from sits_qgis.backend import Backend, BackendConfig, BackendMode
 from sits_qgis.errors import SitsError
 from sits_qgis.timeseries.extract import (
     cube_target,
@@ -350,3 +359,104 @@ def test_cloud_filter_is_applied_on_the_client_when_the_server_cannot(stac) -> N
     expected = {i["id"] for i in everything.items if i["properties"]["eo:cloud_cover"] <= 25}
     assert clear.cloud_filter == "client"
     assert {i["id"] for i in clear.items} == expected and 0 < len(expected) < len(everything.items)
+
+
+def test_cubes_in_another_crs_take_the_source_pixel_under_each_centre_up_to_the_tile_edges(
+    stac, processes_backend, tmp_path: Path
+) -> None:
+    """EPSG:3035 cubes at 20 m over UTM tiles: each pixel holds the value of the source
+    pixel containing its centre (PROJ's exact transformation), masked where SCL says so.
+    The 1.5 km buffer crosses the tiles' edges: the east site's cube spans its own tile
+    and the west site's (another UTM zone), mosaicked by date; beyond both it is empty."""
+    served, _ = stac
+    url = served.stac_urls["earth-search"]
+    cube = CubeOptions(folder=str(tmp_path), mode=CubeMode.IMAGE, buffer=1500.0)
+    opts = options(url, bands=("red", "swir16"), crs="EPSG:3035", resolution=20.0, max_masked=1.0)
+    plan = plan_run(point_layer(SITES[1:]), opts, 1500.0, cube_target(cube))
+    outcomes = list(run_cubes(plan, cube, processes_backend))
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    beyond_edges = mosaicked = 0
+    for outcome in outcomes:
+        job = next(p.job for p in plan.features if p.feature_id == outcome.feature_id)
+        by_date: dict[str, list[dict]] = {}
+        for item in sorted(job.items, key=lambda i: (i["properties"]["datetime"], i["id"])):
+            by_date.setdefault(item["properties"]["datetime"][:10], []).append(item)
+        data = xr.open_dataset(outcome.path)
+        assert data.sizes["time"] == len(by_date) == len(DATES)
+        xs, ys = np.meshgrid(data["x"].values, data["y"].values)
+
+        for step, group in enumerate(by_date.values()):
+            red, swir, scl = (
+                first_with_data(group, a, "EPSG:3035", xs, ys) for a in ("red", "swir16", "scl")
+            )
+            empty = (red == 0) | np.isin(scl, MASKED)
+            got = data["red"].values[step]
+            np.testing.assert_array_equal(np.isnan(got), empty)
+            np.testing.assert_array_equal(got[~empty], red[~empty])
+            np.testing.assert_array_equal(data["swir16"].values[step][~empty], swir[~empty])
+            beyond_edges += int((red == 0).sum())
+            mosaicked += len(group) > 1
+        data.close()
+    assert beyond_edges > 0 and mosaicked > 0  # both cases were met
+
+
+def test_an_unreadable_file_makes_its_feature_an_error_and_the_others_go_on(
+    stac, sequential_backend
+) -> None:
+    served, _ = stac
+    table = TableOptions()
+    plan = plan_run(
+        point_layer(), options(served.stac_urls["earth-search"]), 0.0, table_target(table)
+    )
+    broken = plan.features[0]
+    first, *others = broken.job.items
+    gone = first | {
+        "assets": first["assets"]
+        | {
+            "red": first["assets"]["red"]
+            | {"href": first["assets"]["red"]["href"].replace("red.tif", "gone.tif")}
+        }
+    }
+    broken.job = dataclasses.replace(broken.job, items=(gone, *others))
+    outcomes = {o.feature_id: o for o in run_table(plan, table, sequential_backend)}
+    failed = outcomes[broken.feature_id]
+    assert failed.status == "error" and not failed.rows
+    assert f"cannot read asset 'red' of item {first['id']}" in failed.message
+    assert "gone.tif" in failed.message
+    assert all(len(outcomes[p.feature_id].rows) == len(DATES) for p in plan.features[1:])
+
+
+def test_points_sharing_images_open_each_file_once_and_get_their_own_pixels(stac) -> None:
+    """Forty points around one site read together: one opening per file (the server's
+    log shows its HEAD and one GET per file), and each point its own pixel. Fresh
+    workers, so that no file is in their GDAL cache yet."""
+    served, _ = stac
+    rng = np.random.default_rng(3)
+    site = SITES[0]
+    points = [(site.lon + dx, site.lat + dy) for dx, dy in rng.uniform(-0.012, 0.012, (40, 2))]
+    layer = FeatureLayer(
+        tuple(Feature(f"p{n}", shapely.to_wkb(shapely.Point(p))) for n, p in enumerate(points)),
+        "EPSG:4326",
+    )
+    table = TableOptions()
+    plan = plan_run(layer, options(served.stac_urls["earth-search"]), 0.0, table_target(table))
+    backend = Backend(BackendConfig(mode=BackendMode.PROCESSES, workers=2))
+    served.http_log.write_text("")
+    try:
+        outcomes = {o.feature_id: o for o in run_table(plan, table, backend)}
+    finally:
+        backend.close()
+    paths = [line.split("\t")[1] for line in served.http_log.read_text().splitlines()]
+    files = {href(i, a).split("/", 3)[3] for i in plan.jobs[0].items for a in ("red", "nir", "scl")}
+    assert {p.lstrip("/") for p in paths} == files
+    assert all(paths.count(p) == 2 for p in set(paths))
+    checked = 0
+    for n, (lon, lat) in enumerate(points):
+        rows = outcomes[f"p{n}"].rows
+        items = sorted(plan.jobs[n].items, key=lambda i: i["properties"]["datetime"])
+        assert len(rows) == len(items) == len(DATES)
+        for row, item in zip(rows, items, strict=True):
+            if row["status"] == "ok":
+                assert row["red"] == point_value(href(item, "red"), lon, lat)
+                checked += 1
+    assert checked > 100

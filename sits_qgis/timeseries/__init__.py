@@ -1,1 +1,1 @@
-"""Satellite image time series for the features of a vector layer (odc-stac, xarray)."""
+"""Satellite image time series for the features of a vector layer (STAC, GDAL, xarray)."""

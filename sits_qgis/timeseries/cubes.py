@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .load import FeatureJob, load_feature
-from .series import CleanSeries, FeatureProblem, SeriesSpec, clean_series
+from .load import FeatureJob, LoadedImages, load_features, problem_message
+from .series import CleanSeries, SeriesSpec, clean_series
 from .table import STATUS_ERROR, STATUS_NO_DATA, STATUS_OK
 
 LABEL_NODATA = -1
@@ -152,13 +153,29 @@ def write_netcdf(dataset: Any, path: str) -> None:
         partial.unlink(missing_ok=True)
 
 
-def write_cube(job: FeatureJob, spec: SeriesSpec, cube: CubeJob) -> CubeOutcome:
-    """Worker entry point: one feature's cube file. Never raises for the feature's own problem."""
+def write_cubes(
+    jobs: Sequence[FeatureJob], spec: SeriesSpec, cubes: Sequence[CubeJob]
+) -> list[CubeOutcome]:
+    """Worker entry point: the cube files of features that share their images. Never
+    raises for the features' own problems: they become their statuses."""
     try:
-        dataset = load_feature(job)
-        if dataset.sizes.get("time", 0) == 0:
-            return CubeOutcome(job.feature_id, status=STATUS_NO_DATA, message="no image")
-        series = clean_series(dataset, job, spec, drop_dates=True)
+        loaded = load_features(jobs)
+    except Exception as exc:  # an unreadable file: every feature that needs it fails
+        message = problem_message(exc)
+        return [CubeOutcome(j.feature_id, status=STATUS_ERROR, message=message) for j in jobs]
+    return [
+        _write_cube(job, images, spec, cube)
+        for job, images, cube in zip(jobs, loaded, cubes, strict=True)
+    ]
+
+
+def _write_cube(
+    job: FeatureJob, loaded: LoadedImages, spec: SeriesSpec, cube: CubeJob
+) -> CubeOutcome:
+    if len(loaded.times) == 0:
+        return CubeOutcome(job.feature_id, status=STATUS_NO_DATA, message="no image")
+    try:
+        series = clean_series(loaded, job, spec, drop_dates=True)
         if len(series.times) == 0:
             return CubeOutcome(
                 job.feature_id,
@@ -166,12 +183,8 @@ def write_cube(job: FeatureJob, spec: SeriesSpec, cube: CubeJob) -> CubeOutcome:
                 message=f"every date has more than {spec.max_masked:.0%} of its pixels masked",
             )
         write_netcdf(cube_dataset(job, series, spec, cube), cube.path)
-    except FeatureProblem as problem:
-        return CubeOutcome(job.feature_id, status=STATUS_ERROR, message=str(problem))
-    except Exception as exc:  # one feature's failure must not stop the run
-        return CubeOutcome(
-            job.feature_id, status=STATUS_ERROR, message=f"{type(exc).__name__}: {exc}"
-        )
+    except Exception as exc:  # one feature's failure must not stop the others
+        return CubeOutcome(job.feature_id, status=STATUS_ERROR, message=problem_message(exc))
     return CubeOutcome(
         job.feature_id,
         cube.path,

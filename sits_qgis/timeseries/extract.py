@@ -2,9 +2,11 @@
 the features as tasks on the backend and hand their outcomes back as they finish.
 
 The main process only searches and plans (small, fast); reading and computing happen
-in the workers, one feature per task, each task carrying its own items and geobox.
-A feature's own problem (no geometry, no image, an unreadable file) becomes its status
-and the others go on.
+in the workers. Features covered by the same images go to the same task (up to
+``BATCH_FEATURES``), which opens each file once for all of them: a thousand points in
+one Sentinel-2 tile cost about as many file openings as one point. A feature's own
+problem (no geometry, no image, an unreadable file) becomes its status and the others
+go on.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..stac import (
     resolve_catalogue,
     search,
 )
-from .cubes import CubeJob, CubeOutcome, write_cube
+from .cubes import CubeJob, CubeOutcome, write_cubes
 from .features import FeatureLayer, PlacedFeature, duplicate_ids, place_features, unique_names
 from .grid import (
     Target,
@@ -47,7 +49,7 @@ from .table import (
     STATUS_NO_DATA,
     FeatureOutcome,
     column_names,
-    extract_feature,
+    extract_features,
     problem_row,
 )
 
@@ -58,6 +60,12 @@ REFLECTANCE_NAMES = {
     "coastal", "blue", "green", "red", "rededge", "rededge1", "rededge2", "rededge3",
     "nir", "nir08", "nir09", "cirrus", "swir16", "swir22", "yellow", "pan",
 }  # fmt: skip
+
+#: Features in one task at most, and their target pixels at most: enough to open each
+#: file once for many points, few enough to keep every worker busy and a task's
+#: arrays (pixels x dates x bands) in tens of megabytes.
+BATCH_FEATURES = 64
+BATCH_PIXELS = 2**18
 
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
@@ -225,6 +233,34 @@ def plan_run(
     return plan
 
 
+def batches(jobs: Sequence[FeatureJob]) -> list[list[FeatureJob]]:
+    """The jobs grouped by the items and assets they read, in tasks of bounded size."""
+    shared: dict[tuple[Any, ...], list[FeatureJob]] = {}
+    for job in jobs:
+        key = (tuple(item["id"] for item in job.items), job.assets)
+        shared.setdefault(key, []).append(job)
+    result: list[list[FeatureJob]] = []
+    for members in shared.values():
+        batch: list[FeatureJob] = []
+        pixels = 0
+        for job in members:
+            size = math.prod(job.target.geobox.shape)
+            if batch and (len(batch) >= BATCH_FEATURES or pixels + size > BATCH_PIXELS):
+                result.append(batch)
+                batch, pixels = [], 0
+            batch.append(job)
+            pixels += size
+        result.append(batch)
+    return result
+
+
+def batch_label(batch: Sequence[FeatureJob]) -> str:
+    """How a task is named in messages: its feature, or its first and last."""
+    if len(batch) == 1:
+        return f"feature '{batch[0].feature_id}'"
+    return f"{len(batch)} features ('{batch[0].feature_id}' to '{batch[-1].feature_id}')"
+
+
 def table_target(options: TableOptions) -> TargetFor:
     """Point pixel for points without buffer; pixels whose centres are inside otherwise."""
 
@@ -277,11 +313,11 @@ def run_table(
                 planned.feature_id, status=planned.problem[0], message=planned.problem[1]
             )
     tasks = (
-        Task(f"feature '{job.feature_id}'", extract_feature, (job, plan.spec, options))
-        for job in plan.jobs
+        Task(batch_label(batch), extract_features, (batch, plan.spec, options))
+        for batch in batches(plan.jobs)
     )
-    for _, outcome in backend.run(tasks, is_cancelled):
-        yield outcome
+    for _, outcomes in backend.run(tasks, is_cancelled):
+        yield from outcomes
 
 
 def outcome_rows(outcome: FeatureOutcome, columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -327,24 +363,20 @@ def run_cubes(
                 planned.feature_id, status=planned.problem[0], message=planned.problem[1]
             )
     shapes = _label_shapes(plan, labels or {})
-    tasks = (
-        Task(
-            f"feature '{job.feature_id}'",
-            write_cube,
-            (
-                job,
-                plan.spec,
-                CubeJob(
-                    str(folder / names[job.feature_id]),
-                    provenance | {"feature_id": job.feature_id},
-                    _labels_for(job, shapes),
-                ),
-            ),
+
+    def cube_job(job: FeatureJob) -> CubeJob:
+        return CubeJob(
+            str(folder / names[job.feature_id]),
+            provenance | {"feature_id": job.feature_id},
+            _labels_for(job, shapes),
         )
-        for job in plan.jobs
+
+    tasks = (
+        Task(batch_label(batch), write_cubes, (batch, plan.spec, [cube_job(j) for j in batch]))
+        for batch in batches(plan.jobs)
     )
-    for _, outcome in backend.run(tasks, is_cancelled):
-        yield outcome
+    for _, outcomes in backend.run(tasks, is_cancelled):
+        yield from outcomes
 
 
 def _label_shapes(plan: RunPlan, labels: dict[str, float]) -> list[tuple[Any, float]]:

@@ -8,7 +8,7 @@ SITS subtracts the processing-baseline offset on uint16 (``500 - 1000`` becomes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from .gapfill import fill_gaps
 from .indices import IndexPlan, compute_index
-from .load import FeatureJob, solar_dates
+from .load import FeatureJob, FeatureProblem, LoadedImages
 from .options import GapFill
 
 #: Digital numbers added to Sentinel-2 L2A reflectances from processing baseline 04.00
@@ -25,10 +25,6 @@ BOA_ADD_OFFSET = 1000.0
 OFFSET_BASELINE = 4.0
 BASELINE_PROPERTY = "s2:processing_baseline"
 OFFSET_APPLIED_PROPERTY = "earthsearch:boa_offset_applied"
-
-
-class FeatureProblem(Exception):
-    """A problem of one feature (reported in its status), not of the whole run."""
 
 
 @dataclass(frozen=True)
@@ -97,38 +93,33 @@ def zone_mask(job: FeatureJob) -> np.ndarray:
     return zone
 
 
-def _as_float(array: Any) -> np.ndarray:
-    """A band as float32 with its nodata (from the catalogue) as NaN."""
-    values = np.asarray(array.values, dtype=np.float32)
-    nodata = array.attrs.get("nodata")
-    if nodata is not None and not np.isnan(nodata):
-        values[np.asarray(array.values) == nodata] = np.nan
+def _as_float(array: np.ndarray, nodata: float) -> np.ndarray:
+    """A band as float32 with its nodata as NaN."""
+    values = array.astype(np.float32)
+    if not np.isnan(nodata):
+        values[array == nodata] = np.nan
     return values
 
 
 def clean_series(
-    dataset: Any, job: FeatureJob, spec: SeriesSpec, *, drop_dates: bool
+    loaded: LoadedImages, job: FeatureJob, spec: SeriesSpec, *, drop_dates: bool
 ) -> CleanSeries:
     """Harmonise, mask, drop too-masked dates, fill gaps and compute indices.
 
     ``drop_dates`` removes the dropped dates (cubes, as SITS); otherwise they stay as
     empty (or gap-filled) dates so that a table shows where the series has gaps.
     """
-    times = dataset["time"].values
-    days = solar_dates(times, job.lon)
-    by_day: dict[Any, list[dict[str, Any]]] = {}
-    for item, day in zip(job.items, solar_dates(_item_times(job.items), job.lon), strict=True):
-        by_day.setdefault(day, []).append(item)
+    times = loaded.times
     zone = zone_mask(job)
-    raw = {key: _as_float(dataset[key]) for key in _loaded(spec)}
+    raw = {key: _as_float(loaded.bands[key], loaded.nodata[key]) for key in _loaded(spec)}
     if spec.harmonize:
-        for step, day in enumerate(days):
-            if any(needs_offset(item) for item in by_day.get(day, [])):
+        for step, group in enumerate(loaded.groups):
+            if any(needs_offset(item) for item in group):
                 for key in spec.reflectance_assets & raw.keys():
                     raw[key][step] -= BOA_ADD_OFFSET
     valid = np.broadcast_to(zone, raw[next(iter(raw))].shape).copy()
     if spec.mask_asset:
-        valid &= ~np.isin(np.asarray(dataset[spec.mask_asset].values), spec.mask_values)
+        valid &= ~np.isin(loaded.bands[spec.mask_asset], spec.mask_values)
     for values in raw.values():  # the output bands and the indices' inputs
         valid &= np.isfinite(values)
     fraction = valid.sum(axis=(1, 2)) / zone.sum()
@@ -148,7 +139,7 @@ def clean_series(
         dropped=dropped[keep],
         variables=variables,
         zone=zone,
-        item_ids=[[i["id"] for i in by_day.get(day, [])] for day, k in zip(days, keep) if k],
+        item_ids=[[i["id"] for i in g] for g, k in zip(loaded.groups, keep, strict=True) if k],
     )
 
 
@@ -157,12 +148,6 @@ def _loaded(spec: SeriesSpec) -> list[str]:
     for plan in spec.indices:
         keys += [k for k in plan.bands.values() if k not in keys]
     return keys
-
-
-def _item_times(items: Sequence[Mapping[str, Any]]) -> list[Any]:
-    from ..stac.search import item_datetime
-
-    return [np.datetime64(item_datetime(i).replace(tzinfo=None)) for i in items]
 
 
 def assets_to_load(spec: SeriesSpec) -> tuple[str, ...]:

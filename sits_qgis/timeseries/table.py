@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .load import FeatureJob, load_feature
+from .load import FeatureJob, LoadedImages, load_features, problem_message
 from .options import Statistic, TableOptions
-from .series import CleanSeries, FeatureProblem, SeriesSpec, clean_series
+from .series import CleanSeries, SeriesSpec, clean_series
 
 STATUS_OK = "ok"
 STATUS_MASKED = "masked"
@@ -103,19 +103,31 @@ def series_rows(
     return rows
 
 
-def extract_feature(job: FeatureJob, spec: SeriesSpec, options: TableOptions) -> FeatureOutcome:
-    """Worker entry point: one feature's rows. Never raises for a feature's own problem."""
+def extract_features(
+    jobs: Sequence[FeatureJob], spec: SeriesSpec, options: TableOptions
+) -> list[FeatureOutcome]:
+    """Worker entry point: the rows of features that share their images. Never raises
+    for the features' own problems: they become their statuses."""
     try:
-        dataset = load_feature(job)
-        if dataset.sizes.get("time", 0) == 0:
-            return FeatureOutcome(job.feature_id, status=STATUS_NO_DATA, message="no image")
-        series = clean_series(dataset, job, spec, drop_dates=False)
+        loaded = load_features(jobs)
+    except Exception as exc:  # an unreadable file: every feature that needs it fails
+        message = problem_message(exc)
+        return [FeatureOutcome(j.feature_id, status=STATUS_ERROR, message=message) for j in jobs]
+    return [
+        _feature_outcome(j, images, spec, options) for j, images in zip(jobs, loaded, strict=True)
+    ]
+
+
+def _feature_outcome(
+    job: FeatureJob, loaded: LoadedImages, spec: SeriesSpec, options: TableOptions
+) -> FeatureOutcome:
+    if len(loaded.times) == 0:
+        return FeatureOutcome(job.feature_id, status=STATUS_NO_DATA, message="no image")
+    try:
+        series = clean_series(loaded, job, spec, drop_dates=False)
         rows = series_rows(job.feature_id, series, options, job.target.kind)
-    except FeatureProblem as problem:
-        return FeatureOutcome(job.feature_id, status=STATUS_ERROR, message=str(problem))
-    except Exception as exc:  # one feature's failure must not stop the run
-        message = f"{type(exc).__name__}: {exc}".strip()
-        return FeatureOutcome(job.feature_id, status=STATUS_ERROR, message=message)
+    except Exception as exc:  # one feature's failure must not stop the others
+        return FeatureOutcome(job.feature_id, status=STATUS_ERROR, message=problem_message(exc))
     return FeatureOutcome(job.feature_id, rows)
 
 
