@@ -31,6 +31,9 @@ SITS_PYTHON = ROOT / ".bench-sits-venv" / "bin" / "python"
 DATA = HERE / "data" / "timeseries"
 RESULTS = HERE / "results"
 BANDS = "blue,green,red,nir"
+#: Memory sampling period: reading every process's smaps costs CPU on the same two
+#: cores (a third of one at 50 ms); runs last tens of seconds and memory ramps slowly.
+SAMPLE_SECONDS = 0.25
 #: Point extraction at scale reads one quarter (18 dates) to keep the run short.
 SCALING_END = "2023-03-31"
 
@@ -63,7 +66,7 @@ def measure(command: list[str], http_log: Path, timeout: float) -> dict:
     http_log.write_text("")
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = TreeSampler(process.pid)
+    sampler = TreeSampler(process.pid, SAMPLE_SECONDS)
     sampler.start()
     try:
         stdout, stderr = process.communicate(timeout=timeout)

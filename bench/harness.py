@@ -77,16 +77,17 @@ class MethodRun:
 class TreeSampler(threading.Thread):
     """Samples PSS and RSS of a process and all its descendants until stopped."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, interval: float = SAMPLE_SECONDS) -> None:
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
         self.peak = MemoryPeak()
+        self.interval = interval
         self._finished = threading.Event()
 
     def run(self) -> None:
         while not self._finished.is_set():
             self.sample()
-            self._finished.wait(SAMPLE_SECONDS)
+            self._finished.wait(self.interval)
 
     def sample(self) -> None:
         try:

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .load import FeatureJob, LoadedImages, load_features, problem_message
+from .load import FeatureJob, LoadedImages, load_features
+from .problems import problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
 from .table import STATUS_ERROR, STATUS_NO_DATA, STATUS_OK
 
@@ -159,7 +160,7 @@ def write_cubes(
     """Worker entry point: the cube files of features that share their images. Never
     raises for the features' own problems: they become their statuses."""
     try:
-        loaded = load_features(jobs)
+        loaded = load_features(jobs, spec.mask_rule)
     except Exception as exc:  # an unreadable file: every feature that needs it fails
         message = problem_message(exc)
         return [CubeOutcome(j.feature_id, status=STATUS_ERROR, message=message) for j in jobs]

@@ -196,3 +196,29 @@ def check_crs(crs: str) -> None:
         CRS.from_user_input(crs)
     except Exception:
         raise SitsError(f"'{crs}' is not a CRS (give e.g. EPSG:32631).", "CRS") from None
+
+
+def zone_pixels(target: Target) -> Any:
+    """The pixels of the target's geobox whose centres fall in its zone (all without one)."""
+    import numpy as np
+
+    geobox = target.geobox
+    if target.zone_wkb is None:
+        return np.ones(geobox.shape, dtype=bool)
+    import shapely
+    from rasterio.features import geometry_mask
+
+    from .problems import FeatureProblem
+
+    zone = geometry_mask(
+        [shapely.from_wkb(target.zone_wkb)],
+        out_shape=geobox.shape,
+        transform=geobox.affine,
+        invert=True,
+    )
+    if not zone.any():
+        raise FeatureProblem(
+            f"no pixel centre falls inside the area at {abs(geobox.affine.a):g} m: use a"
+            " finer RESOLUTION or a BUFFER"
+        )
+    return zone

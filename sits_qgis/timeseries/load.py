@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .grid import Target
+from .grid import Target, zone_pixels
+from .problems import FeatureProblem
 from .resample import GridKey, grid_key, pixel_map
 
 #: GDAL settings for reading COGs over HTTP: no directory listing, retries with
@@ -48,10 +49,6 @@ READ_THREADS = 4
 TIFF_MEDIA_TYPE = "image/tiff"
 
 
-class FeatureProblem(Exception):
-    """A problem of one feature (reported in its status), not of the whole run."""
-
-
 @dataclass(frozen=True)
 class FeatureJob:
     """Everything a worker needs to read one feature: small and picklable."""
@@ -65,19 +62,31 @@ class FeatureJob:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class MaskRule:
+    """The mask band's classes to hide and the masked fraction above which a date is
+    dropped: such a date is dropped whatever its bands hold, so they are not read."""
+
+    asset: str
+    values: tuple[int, ...]
+    max_masked: float
+
+
 @dataclass
 class LoadedImages:
     """One feature's images, one per solar day, on its target grid.
 
     ``bands`` are (time, y, x) arrays in the files' data type, ``nodata`` the value
     that marks missing pixels in each (also where no item covers the pixel), and
-    ``groups`` the items mosaicked into each date.
+    ``groups`` the items mosaicked into each date. ``skipped`` dates were dropped on
+    their mask alone: only the mask band was read for them.
     """
 
     times: np.ndarray
     groups: list[list[dict[str, Any]]]
     bands: dict[str, np.ndarray]
     nodata: dict[str, float]
+    skipped: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -139,13 +148,6 @@ def _asset_nodata(item: Mapping[str, Any], asset: str) -> float | None:
     return None if value is None else float(value)
 
 
-def problem_message(exc: Exception) -> str:
-    """A feature's problem as its status message: ours as written, others with their type."""
-    if isinstance(exc, FeatureProblem):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}".strip()
-
-
 def _read_asset(
     item: Mapping[str, Any], asset: str, targets: Sequence[GridKey], options: dict[str, Any]
 ) -> _Read:
@@ -190,11 +192,13 @@ def _missing(values: np.ndarray, nodata: float) -> np.ndarray:
     return np.isnan(values) if np.isnan(nodata) else values == nodata
 
 
-def load_features(jobs: Sequence[FeatureJob]) -> list[LoadedImages]:
+def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> list[LoadedImages]:
     """Every asset of the jobs' items on each job's grid, one image per solar day.
 
     The jobs share their items (``extract.batches`` groups them so): each file is
     opened once for all of them, which is what makes many points in one tile cheap.
+    With a ``rule``, the mask band is read first and the other bands only for the dates
+    that at least one of the jobs keeps (cloudy dates cost one file, not five).
     """
     first = jobs[0]
     targets = [
@@ -204,35 +208,87 @@ def load_features(jobs: Sequence[FeatureJob]) -> list[LoadedImages]:
         for job in jobs
     ]
     options = gdal_options(first.headers)
-    work = [(item, asset) for item in first.items for asset in first.assets]
-    with ThreadPoolExecutor(READ_THREADS) as pool:
-        reads = dict(
-            zip(
-                [(item["id"], asset) for item, asset in work],
-                pool.map(lambda w: _read_asset(*w, targets, options), work),
-                strict=True,
-            )
+    layouts = [group_by_solar_day(job.items, job.lon) for job in jobs]
+    items, assets = list(first.items), list(first.assets)
+    reads: dict[tuple[str, str], _Read] = {}
+    if rule is not None and rule.asset in assets:
+        reads |= _read_all(items, [rule.asset], targets, options)
+        items = _worth_reading(jobs, layouts, reads, rule)
+        assets.remove(rule.asset)
+    reads |= _read_all(items, assets, targets, options)
+    loaded = []
+    for index, (job, (times, groups)) in enumerate(zip(jobs, layouts, strict=True)):
+        bands: dict[str, np.ndarray] = {}
+        nodata: dict[str, float] = {}
+        for asset in job.assets:
+            bands[asset], nodata[asset] = _mosaic(groups, asset, index, reads, job.target)
+        skipped = np.array(
+            [any((i["id"], a) not in reads for i in group for a in job.assets) for group in groups],
+            dtype=bool,
         )
-    return [_mosaic(job, n, reads) for n, job in enumerate(jobs)]
+        loaded.append(LoadedImages(times, groups, bands, nodata, skipped))
+    return loaded
 
 
-def _mosaic(job: FeatureJob, index: int, reads: Mapping[tuple[str, str], _Read]) -> LoadedImages:
-    """One job's images per solar day, the first item with data winning each pixel."""
-    times, groups = group_by_solar_day(job.items, job.lon)
-    shape = (len(groups), *job.target.geobox.shape)
-    bands: dict[str, np.ndarray] = {}
-    nodata: dict[str, float] = {}
-    for asset in job.assets:
-        for step, group in enumerate(groups):
-            for item in group:
-                read = reads[(item["id"], asset)]
-                if asset not in bands:
-                    nodata[asset] = read.nodata
-                    bands[asset] = np.full(shape, read.nodata, dtype=read.dtype)
-                values = read.values[index]
-                if values is None:
-                    continue
-                image = bands[asset][step]
-                fill = _missing(image, nodata[asset]) & ~_missing(values, read.nodata)
-                image[fill] = values[fill]
-    return LoadedImages(times, groups, bands, nodata)
+def _read_all(
+    items: Sequence[Mapping[str, Any]],
+    assets: Sequence[str],
+    targets: Sequence[GridKey],
+    options: dict[str, Any],
+) -> dict[tuple[str, str], _Read]:
+    """These assets of these items, each file opened once, in a few threads."""
+    work = [(item, asset) for item in items for asset in assets]
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        results = pool.map(lambda w: _read_asset(*w, targets, options), work)
+        return {
+            (item["id"], asset): read for (item, asset), read in zip(work, results, strict=True)
+        }
+
+
+def _worth_reading(
+    jobs: Sequence[FeatureJob],
+    layouts: Sequence[tuple[np.ndarray, list[list[dict[str, Any]]]]],
+    reads: Mapping[tuple[str, str], _Read],
+    rule: MaskRule,
+) -> list[dict[str, Any]]:
+    """The items of the dates that at least one job keeps, judged on the mask alone
+    (the same test ``series.clean_series`` makes, before the bands can only add gaps)."""
+    needed: set[str] = set()
+    for index, (job, (_, groups)) in enumerate(zip(jobs, layouts, strict=True)):
+        try:
+            zone = zone_pixels(job.target)
+        except FeatureProblem:
+            continue  # this feature fails with that message in its own series
+        mask, _ = _mosaic(groups, rule.asset, index, reads, job.target)
+        clear = (zone & ~np.isin(mask, rule.values)).sum(axis=(1, 2)) / zone.sum()
+        for group, fraction in zip(groups, clear, strict=True):
+            if 1.0 - fraction <= rule.max_masked:
+                needed.update(item["id"] for item in group)
+    return [item for item in jobs[0].items if item["id"] in needed]
+
+
+def _mosaic(
+    groups: Sequence[Sequence[Mapping[str, Any]]],
+    asset: str,
+    index: int,
+    reads: Mapping[tuple[str, str], _Read],
+    target: Target,
+) -> tuple[np.ndarray, float]:
+    """One asset of one job per solar day, the first item with data winning each pixel;
+    dates whose files were not read stay nodata (all NaN when none was read)."""
+    shape = (len(groups), *target.geobox.shape)
+    known = [reads[(i["id"], asset)] for g in groups for i in g if (i["id"], asset) in reads]
+    if not known:
+        return np.full(shape, np.nan, dtype=np.float32), float("nan")
+    nodata = known[0].nodata
+    images = np.full(shape, nodata, dtype=known[0].dtype)
+    for step, group in enumerate(groups):
+        for item in group:
+            read = reads.get((item["id"], asset))
+            values = None if read is None else read.values[index]
+            if values is None:
+                continue
+            image = images[step]
+            fill = _missing(image, nodata) & ~_missing(values, read.nodata)
+            image[fill] = values[fill]
+    return images, nodata

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from .gapfill import fill_gaps
+from .grid import zone_pixels
 from .indices import IndexPlan, compute_index
-from .load import FeatureJob, FeatureProblem, LoadedImages
+from .load import FeatureJob, LoadedImages, MaskRule
 from .options import GapFill
 
 #: Digital numbers added to Sentinel-2 L2A reflectances from processing baseline 04.00
@@ -41,6 +42,13 @@ class SeriesSpec:
     harmonize: bool
     reflectance_assets: frozenset[str]
     scales: dict[str, float]
+
+    @property
+    def mask_rule(self) -> MaskRule | None:
+        """What lets the reader skip the bands of dates the mask alone drops."""
+        if not self.mask_asset:
+            return None
+        return MaskRule(self.mask_asset, self.mask_values, self.max_masked)
 
     @property
     def variable_names(self) -> list[str]:
@@ -71,28 +79,6 @@ def needs_offset(item: Mapping[str, Any]) -> bool:
         return False
 
 
-def zone_mask(job: FeatureJob) -> np.ndarray:
-    """Pixels of the geobox whose centres fall in the feature's zone (all without one)."""
-    geobox = job.target.geobox
-    if job.target.zone_wkb is None:
-        return np.ones(geobox.shape, dtype=bool)
-    import shapely
-    from rasterio.features import geometry_mask
-
-    zone = geometry_mask(
-        [shapely.from_wkb(job.target.zone_wkb)],
-        out_shape=geobox.shape,
-        transform=geobox.affine,
-        invert=True,
-    )
-    if not zone.any():
-        raise FeatureProblem(
-            f"no pixel centre falls inside the area at {abs(geobox.affine.a):g} m: use a"
-            " finer RESOLUTION or a BUFFER"
-        )
-    return zone
-
-
 def _as_float(array: np.ndarray, nodata: float) -> np.ndarray:
     """A band as float32 with its nodata as NaN."""
     values = array.astype(np.float32)
@@ -110,7 +96,7 @@ def clean_series(
     empty (or gap-filled) dates so that a table shows where the series has gaps.
     """
     times = loaded.times
-    zone = zone_mask(job)
+    zone = zone_pixels(job.target)
     raw = {key: _as_float(loaded.bands[key], loaded.nodata[key]) for key in _loaded(spec)}
     if spec.harmonize:
         for step, group in enumerate(loaded.groups):
@@ -120,9 +106,11 @@ def clean_series(
     valid = np.broadcast_to(zone, raw[next(iter(raw))].shape).copy()
     if spec.mask_asset:
         valid &= ~np.isin(loaded.bands[spec.mask_asset], spec.mask_values)
+    mask_fraction = valid.sum(axis=(1, 2)) / zone.sum()
     for values in raw.values():  # the output bands and the indices' inputs
         valid &= np.isfinite(values)
-    fraction = valid.sum(axis=(1, 2)) / zone.sum()
+    # dates dropped on their mask alone had no band read: their fraction is the mask's
+    fraction = np.where(loaded.skipped, mask_fraction, valid.sum(axis=(1, 2)) / zone.sum())
     dropped = (1.0 - fraction) > spec.max_masked
     valid[dropped] = False
     for values in raw.values():

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .load import FeatureJob, LoadedImages, load_features, problem_message
+from .load import FeatureJob, LoadedImages, load_features
 from .options import Statistic, TableOptions
+from .problems import problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
 
 STATUS_OK = "ok"
@@ -109,7 +110,7 @@ def extract_features(
     """Worker entry point: the rows of features that share their images. Never raises
     for the features' own problems: they become their statuses."""
     try:
-        loaded = load_features(jobs)
+        loaded = load_features(jobs, spec.mask_rule)
     except Exception as exc:  # an unreadable file: every feature that needs it fails
         message = problem_message(exc)
         return [FeatureOutcome(j.feature_id, status=STATUS_ERROR, message=message) for j in jobs]
