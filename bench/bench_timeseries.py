@@ -34,6 +34,11 @@ BANDS = "blue,green,red,nir"
 #: Memory sampling period: reading every process's smaps costs CPU on the same two
 #: cores (a third of one at 50 ms); runs last tens of seconds and memory ramps slowly.
 SAMPLE_SECONDS = 0.25
+#: The tutorial case is run a second time with this wait before each answer of the
+#: file server: a request to a cloud object store takes tens of milliseconds, and
+#: it is the number of requests and how many are in flight that decide the time there.
+LATENCY_MS = 20.0
+LATENCY_SUFFIX = " remote"
 #: Point extraction at scale reads one quarter (18 dates) to keep the run short.
 SCALING_END = "2023-03-31"
 
@@ -117,58 +122,119 @@ def sits(url: str, points: Path, mode: str, out: Path, workers: int) -> list[str
     ]  # fmt: skip
 
 
+def tutorial_case(
+    served, runs: dict[str, dict], args: argparse.Namespace, points: Path, suffix: str
+) -> None:
+    """The SITS tutorial case, image then patch, this engine then SITS."""
+    url = served.stac_urls["earth-search"]
+    out = DATA / "out"
+    for mode in ("image", "patch"):
+        print(f"== tutorial {mode}{suffix}: this engine", flush=True)
+        key = f"ours {mode}{suffix}"
+        runs[key] = measure(
+            ours(url, points, mode, out / f"ours_{mode}", args.workers, "2023-12-31"),
+            served.http_log,
+            args.timeout,
+        )
+        runs[key]["report"] = read_report(out / f"ours_{mode}.json")
+        save(runs)
+        if not args.skip_sits and SITS_PYTHON.exists():
+            print(f"== tutorial {mode}{suffix}: SITS", flush=True)
+            runs[f"sits {mode}{suffix}"] = measure(
+                sits(url, points, mode, out / f"sits_{mode}", args.workers),
+                served.http_log,
+                args.timeout,
+            )
+            save(runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--points-counts", type=int, nargs="*", default=[24, 1000])
+    parser.add_argument("--points-counts", type=int, nargs="*", default=[100, 1000, 10000])
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=LATENCY_MS,
+        help="the tutorial case again with this latency per file request (0: skip it)",
+    )
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--skip-sits", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the Markdown from the JSON"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        payload = json.loads((RESULTS / "timeseries.json").read_text())
+        (RESULTS / "timeseries.md").write_text(report(payload, payload["dates"]))
+        return
     sites = europe_sites()
     dates = default_dates(2023, 5)
     runs: dict[str, dict] = {}
-    out = DATA / "out"
-    out.mkdir(parents=True, exist_ok=True)
+    (DATA / "out").mkdir(parents=True, exist_ok=True)
+    tutorial = write_points([(s.lon, s.lat) for s in sites], DATA / "tutorial_points.geojson")
     with serve_catalogue(DATA / "catalogue", sites, dates, conventions=("earth-search",)) as (
         served,
         catalogue,
     ):
+        tutorial_case(served, runs, args, tutorial, "")
         url = served.stac_urls["earth-search"]
-        tutorial = write_points([(s.lon, s.lat) for s in sites], DATA / "tutorial_points.geojson")
-        for mode in ("image", "patch"):
-            print(f"== tutorial {mode}: this engine", flush=True)
-            runs[f"ours {mode}"] = measure(
-                ours(url, tutorial, mode, out / f"ours_{mode}", args.workers, "2023-12-31"),
-                served.http_log,
-                args.timeout,
-            )
-            runs[f"ours {mode}"]["report"] = read_report(out / f"ours_{mode}.json")
-            save(runs)
-            if not args.skip_sits and SITS_PYTHON.exists():
-                print(f"== tutorial {mode}: SITS", flush=True)
-                runs[f"sits {mode}"] = measure(
-                    sits(url, tutorial, mode, out / f"sits_{mode}", args.workers),
-                    served.http_log,
-                    args.timeout,
-                )
-                save(runs)
         for count in args.points_counts:
             print(f"== {count} points, point pixels, until {SCALING_END}", flush=True)
             points = write_points(scattered_points(count), DATA / f"points_{count}.geojson")
             key = f"ours points {count}"
+            out = DATA / "out" / f"points_{count}"
             runs[key] = measure(
-                ours(url, points, "points", out / f"points_{count}", args.workers, SCALING_END),
+                ours(url, points, "points", out, args.workers, SCALING_END),
                 served.http_log,
                 args.timeout,
             )
-            runs[key]["report"] = read_report(out / f"points_{count}.json")
+            runs[key]["report"] = read_report(out.with_suffix(".json"))
             save(runs)
         item_count = catalogue.item_count
+    if args.latency_ms > 0:
+        with serve_catalogue(
+            DATA / "catalogue",
+            sites,
+            dates,
+            conventions=("earth-search",),
+            latency_ms=args.latency_ms,
+        ) as (served, _):
+            tutorial_case(served, runs, args, tutorial, LATENCY_SUFFIX)
     RESULTS.mkdir(exist_ok=True)
-    payload = {"environment": environment(), "items": item_count, "dates": len(dates), "runs": runs}
+    payload = {
+        "environment": environment(),
+        "items": item_count,
+        "dates": len(dates),
+        "latency_ms": args.latency_ms,
+        "runs": runs,
+    }
     (RESULTS / "timeseries.json").write_text(json.dumps(payload, indent=2))
     (RESULTS / "timeseries.md").write_text(report(payload, len(dates)))
     print(report(payload, len(dates)))
+
+
+def tutorial_rows(runs: dict, suffix: str, reads: int) -> list[str]:
+    """Table rows of one tutorial scenario; ``reads`` = feature-date-band combinations."""
+    lines = []
+    for mode in ("image", "patch"):
+        mine = runs.get(f"ours {mode}{suffix}", {})
+        theirs = runs.get(f"sits {mode}{suffix}", {})
+        for name, run in (("this engine", mine), ("SITS 0.7.5", theirs)):
+            if not run:
+                continue
+            ratio = (
+                f"{theirs['wall_seconds'] / mine['wall_seconds']:.1f}x"
+                if name == "SITS 0.7.5" and theirs.get("ok") and mine.get("ok")
+                else ""
+            )
+            status = "" if run.get("ok") else " (failed)"
+            lines.append(
+                f"| {mode} | {name}{status} | {fmt(run['wall_seconds'], 1)} s"
+                f" | {fmt(run['peak_pss_mib'], 0)} MiB | {run['http_requests']}"
+                f" | {run['http_requests'] / reads:.2f} | {ratio} |"
+            )
+    return lines
 
 
 def report(payload: dict, dates: int) -> str:
@@ -179,33 +245,28 @@ def report(payload: dict, dates: int) -> str:
         "",
         f"Generated catalogue: {payload['items']} items (24 sites x {dates} dates), served on",
         "127.0.0.1; wall time from outside the process (imports included), peak PSS of the",
-        f"whole process tree; {bands} assets read per date (4 bands + SCL).",
+        f"whole process tree sampled every {SAMPLE_SECONDS} s; up to {bands} assets per date",
+        "(4 bands + SCL: this engine reads only the SCL of dates that its mask drops).",
         "",
-        "## SITS tutorial case (24 points, EPSG:3035, 20 m, SCL mask, netCDF)",
-        "",
-        "| Mode | Method | Wall | Peak PSS | HTTP requests | per feature-date-band | SITS/ours |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for mode in ("image", "patch"):
-        mine = runs.get(f"ours {mode}", {})
-        theirs = runs.get(f"sits {mode}", {})
-        for name, run in (("this engine", mine), ("SITS 0.7.5", theirs)):
-            if not run:
-                continue
-            per = run["http_requests"] / (24 * dates * bands)
-            ratio = (
-                f"{theirs['wall_seconds'] / mine['wall_seconds']:.1f}x"
-                if name == "SITS 0.7.5" and theirs.get("ok") and mine.get("ok")
-                else ""
-            )
-            status = "" if run.get("ok") else " (failed)"
-            lines.append(
-                f"| {mode} | {name}{status} | {fmt(run['wall_seconds'], 1)} s"
-                f" | {fmt(run['peak_pss_mib'], 0)} MiB | {run['http_requests']}"
-                f" | {per:.2f} | {ratio} |"
-            )
+    latency = payload.get("latency_ms", 0)
+    scenarios = [("", "127.0.0.1, answers as fast as the server can")]
+    if latency:
+        scenarios.append((LATENCY_SUFFIX, f"the same server waiting {latency:g} ms per request"))
+    for suffix, served in scenarios:
+        lines += [
+            f"## SITS tutorial case{f', {latency:g} ms per request' if suffix else ''}"
+            " (24 points, EPSG:3035, 20 m, SCL mask, netCDF)",
+            "",
+            f"File server: {served}.",
+            "",
+            "| Mode | Method | Wall | Peak PSS | HTTP requests | per feature-date-band"
+            " | SITS/ours |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += tutorial_rows(runs, suffix, dates * 24 * bands)
+        lines.append("")
     lines += [
-        "",
         f"## Point pixels at scale (until {SCALING_END}: 18 dates)",
         "",
         "| Points | Wall | per point | Peak PSS | searches | HTTP requests | per point-date-band |",

@@ -75,8 +75,10 @@ def _process(command: list[str], url: str, cwd: Path, log: Path) -> Iterator[Non
 def serve_catalogue(
     root: Path, sites: list[Site], dates: list[date], *, tile_pixels: int = 256,
     conventions: tuple[str, ...] = ("earth-search", "planetary-computer"),
+    latency_ms: float = 0.0,
 ) -> Iterator[tuple[LocalStac, SampleCatalogue]]:  # fmt: skip
-    """Generate (or reuse) the catalogue under ``root`` and serve it until exit."""
+    """Generate (or reuse) the catalogue under ``root`` and serve it until exit; the
+    file server answers each request after ``latency_ms``, as a remote store would."""
     root.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         port = free_port()
@@ -91,6 +93,7 @@ def serve_catalogue(
                     str(root),
                     str(port),
                     str(http_log),
+                    str(latency_ms),
                 ],
                 files_url + "/",
                 root,

@@ -7,7 +7,11 @@ log stays open, as a cloud object store would not open a connection per request:
 with a connection and a file open per request, this server was the bottleneck of
 every benchmark client at about 400 requests per second.
 
-Usage: ``python range_file_server.py ROOT PORT LOG``.
+An optional latency (milliseconds, slept before each answer, concurrently for
+concurrent requests) makes it behave like a remote object store, where the time of a
+request is the network's, not the server's.
+
+Usage: ``python range_file_server.py ROOT PORT LOG [LATENCY_MS]``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
@@ -29,6 +34,12 @@ class LoggingRangeHandler(RangeRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     log: IO[str]
     log_lock = threading.Lock()
+    latency_seconds = 0.0
+
+    def send_head(self) -> Any:
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        return super().send_head()
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         line = f"{self.command}\t{self.path}\t{self.headers.get('Range', '')}\t{code}\n"
@@ -41,6 +52,7 @@ class LoggingRangeHandler(RangeRequestHandler):
 
 def main() -> None:
     root, port, log = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    LoggingRangeHandler.latency_seconds = float(sys.argv[4]) / 1000 if len(sys.argv) > 4 else 0.0
     LoggingRangeHandler.log = log.open("a", buffering=1)  # a line at a time
     handler = functools.partial(LoggingRangeHandler, directory=str(root))
     ThreadingHTTPServer.daemon_threads = True

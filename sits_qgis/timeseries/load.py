@@ -43,8 +43,10 @@ GDAL_HTTP_OPTIONS: dict[str, str | int] = {
     "VSI_CACHE": "TRUE",
     "GDAL_CACHEMAX": 256,  # rasterio wants an int (MB) for this one
 }
-#: Parallel reads inside one worker: reading is latency-bound, not CPU-bound.
-READ_THREADS = 4
+#: Parallel reads inside one worker: against a store that takes 20 ms per request,
+#: one feature's 365 files took 14.1 s with 1 thread, 4.4 s with 4 and 3.5 s with 8
+#: (GDAL releases the GIL while it waits).
+READ_THREADS = 8
 #: Media types GDAL's GeoTIFF driver reads; naming the driver skips probing the others.
 TIFF_MEDIA_TYPE = "image/tiff"
 
