@@ -362,13 +362,13 @@ def run_cubes(
             yield CubeOutcome(
                 planned.feature_id, status=planned.problem[0], message=planned.problem[1]
             )
-    shapes = _label_shapes(plan, labels or {})
+    shapes = LabelShapes(plan, labels or {})
 
     def cube_job(job: FeatureJob) -> CubeJob:
         return CubeJob(
             str(folder / names[job.feature_id]),
             provenance | {"feature_id": job.feature_id},
-            _labels_for(job, shapes),
+            shapes.touching(job),
         )
 
     tasks = (
@@ -379,30 +379,32 @@ def run_cubes(
         yield from outcomes
 
 
-def _label_shapes(plan: RunPlan, labels: dict[str, float]) -> list[tuple[Any, float]]:
-    """Every labelled feature's EPSG:4326 geometry with its class value."""
-    return [
-        (p.geometry, labels[p.feature_id])
-        for p in plan.features
-        if p.geometry is not None and labels.get(p.feature_id) is not None
-    ]
+class LabelShapes:
+    """The labelled features' EPSG:4326 geometries with their class values, indexed so
+    that finding those that touch a cube is a tree query, not a pass over all of them."""
 
+    def __init__(self, plan: RunPlan, labels: dict[str, float]) -> None:
+        from shapely.strtree import STRtree
 
-def _labels_for(
-    job: FeatureJob, shapes: list[tuple[Any, float]]
-) -> tuple[tuple[bytes, float], ...]:
-    """The labelled geometries that touch the job's cube, in the cube's CRS (WKB)."""
-    if not shapes:
-        return ()
-    import shapely
+        self.shapes = [
+            (p.geometry, labels[p.feature_id])
+            for p in plan.features
+            if p.geometry is not None and labels.get(p.feature_id) is not None
+        ]
+        self.tree = STRtree([geometry for geometry, _ in self.shapes])
 
-    from .grid import Grid
+    def touching(self, job: FeatureJob) -> tuple[tuple[bytes, float], ...]:
+        """The labelled geometries that touch the job's cube, in the cube's CRS (WKB)."""
+        if not self.shapes:
+            return ()
+        import shapely
 
-    geobox = job.target.geobox
-    grid = Grid(str(geobox.crs), abs(geobox.affine.a))
-    extent = shapely.geometry.box(*geobox.extent.to_crs("EPSG:4326").boundingbox)
-    return tuple(
-        (shapely.to_wkb(to_grid_crs(geometry, grid)), value)
-        for geometry, value in shapes
-        if geometry.intersects(extent)
-    )
+        from .grid import Grid
+
+        geobox = job.target.geobox
+        grid = Grid(str(geobox.crs), abs(geobox.affine.a))
+        extent = shapely.geometry.box(*geobox.extent.to_crs("EPSG:4326").boundingbox)
+        return tuple(
+            (shapely.to_wkb(to_grid_crs(self.shapes[n][0], grid)), self.shapes[n][1])
+            for n in sorted(self.tree.query(extent, predicate="intersects"))
+        )
