@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .load import FeatureJob, LoadedImages, load_features
+from .load import FeatureJob, LoadedImages, outcomes_of_batch
 from .problems import problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
 from .table import STATUS_ERROR, STATUS_NO_DATA, STATUS_OK
@@ -159,15 +159,12 @@ def write_cubes(
 ) -> list[CubeOutcome]:
     """Worker entry point: the cube files of features that share their images. Never
     raises for the features' own problems: they become their statuses."""
-    try:
-        loaded = load_features(jobs, spec.mask_rule)
-    except Exception as exc:  # an unreadable file: every feature that needs it fails
-        message = problem_message(exc)
-        return [CubeOutcome(j.feature_id, status=STATUS_ERROR, message=message) for j in jobs]
-    return [
-        _write_cube(job, images, spec, cube)
-        for job, images, cube in zip(jobs, loaded, cubes, strict=True)
-    ]
+    return outcomes_of_batch(
+        jobs,
+        spec.mask_rule,
+        lambda n, job, images: _write_cube(job, images, spec, cubes[n]),
+        lambda feature_id, message: CubeOutcome(feature_id, status=STATUS_ERROR, message=message),
+    )
 
 
 def _write_cube(

@@ -16,16 +16,18 @@ benchmark section). The grids are still odc-geo geoboxes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .grid import Target, zone_pixels
-from .problems import FeatureProblem
+from .problems import FeatureProblem, problem_message
 from .resample import GridKey, grid_key, pixel_map
+
+T = TypeVar("T")
 
 #: GDAL settings for reading COGs over HTTP: no directory listing, retries with
 #: backoff, bounded waits, merged neighbouring ranges, a per-process block cache.
@@ -230,6 +232,24 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
         )
         loaded.append(LoadedImages(times, groups, bands, nodata, skipped))
     return loaded
+
+
+def outcomes_of_batch(
+    jobs: Sequence[FeatureJob],
+    rule: MaskRule | None,
+    outcome: Callable[[int, FeatureJob, LoadedImages], T],
+    failed: Callable[[str, str], T],
+) -> list[T]:
+    """Load a batch, then each feature's ``outcome(index, job, images)``; when the batch
+    cannot be read (an unreadable file), every feature gets ``failed(id, message)``."""
+    try:
+        loaded = load_features(jobs, rule)
+    except Exception as exc:  # every feature of the batch needs the files
+        message = problem_message(exc)
+        return [failed(job.feature_id, message) for job in jobs]
+    return [
+        outcome(n, job, images) for n, (job, images) in enumerate(zip(jobs, loaded, strict=True))
+    ]
 
 
 def _read_all(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .load import FeatureJob, LoadedImages, load_features
+from .load import FeatureJob, LoadedImages, outcomes_of_batch
 from .options import Statistic, TableOptions
 from .problems import problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
@@ -109,14 +109,14 @@ def extract_features(
 ) -> list[FeatureOutcome]:
     """Worker entry point: the rows of features that share their images. Never raises
     for the features' own problems: they become their statuses."""
-    try:
-        loaded = load_features(jobs, spec.mask_rule)
-    except Exception as exc:  # an unreadable file: every feature that needs it fails
-        message = problem_message(exc)
-        return [FeatureOutcome(j.feature_id, status=STATUS_ERROR, message=message) for j in jobs]
-    return [
-        _feature_outcome(j, images, spec, options) for j, images in zip(jobs, loaded, strict=True)
-    ]
+    return outcomes_of_batch(
+        jobs,
+        spec.mask_rule,
+        lambda _, job, images: _feature_outcome(job, images, spec, options),
+        lambda feature_id, message: FeatureOutcome(
+            feature_id, status=STATUS_ERROR, message=message
+        ),
+    )
 
 
 def _feature_outcome(
