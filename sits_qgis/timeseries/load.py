@@ -217,9 +217,14 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
     layouts = [group_by_solar_day(job.items, job.lon) for job in jobs]
     items, assets = list(first.items), list(first.assets)
     reads: dict[tuple[str, str], _Read] = {}
+    masks: list[tuple[np.ndarray, float]] = []  # each job's mosaicked mask band, read first
     if rule is not None and rule.asset in assets:
         reads |= _read_all(items, [rule.asset], targets, options)
-        items = _worth_reading(jobs, layouts, reads, rule)
+        masks = [
+            _mosaic(groups, rule.asset, index, reads, job.target)
+            for index, (job, (_, groups)) in enumerate(zip(jobs, layouts, strict=True))
+        ]
+        items = _worth_reading(jobs, masks, layouts, rule)
         assets.remove(rule.asset)
     reads |= _read_all(items, assets, targets, options)
     loaded = []
@@ -227,7 +232,10 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
         bands: dict[str, np.ndarray] = {}
         nodata: dict[str, float] = {}
         for asset in job.assets:
-            bands[asset], nodata[asset] = _mosaic(groups, asset, index, reads, job.target)
+            if masks and asset == rule.asset:
+                bands[asset], nodata[asset] = masks[index]
+            else:
+                bands[asset], nodata[asset] = _mosaic(groups, asset, index, reads, job.target)
         skipped = np.array(
             [any((i["id"], a) not in reads for i in group for a in job.assets) for group in groups],
             dtype=bool,
@@ -271,19 +279,18 @@ def _read_all(
 
 def _worth_reading(
     jobs: Sequence[FeatureJob],
+    masks: Sequence[tuple[np.ndarray, float]],
     layouts: Sequence[tuple[np.ndarray, list[list[dict[str, Any]]]]],
-    reads: Mapping[tuple[str, str], _Read],
     rule: MaskRule,
 ) -> list[dict[str, Any]]:
-    """The items of the dates that at least one job keeps, judged on the mask alone
+    """The items of the dates that at least one job keeps, judged on its mask alone
     (the same test ``series.clean_series`` makes, before the bands can only add gaps)."""
     needed: set[str] = set()
-    for index, (job, (_, groups)) in enumerate(zip(jobs, layouts, strict=True)):
+    for job, (mask, _), (_, groups) in zip(jobs, masks, layouts, strict=True):
         try:
             zone = zone_pixels(job.target)
         except FeatureProblem:
             continue  # this feature fails with that message in its own series
-        mask, _ = _mosaic(groups, rule.asset, index, reads, job.target)
         clear = (zone & ~np.isin(mask, rule.values)).sum(axis=(1, 2)) / zone.sum()
         for group, fraction in zip(groups, clear, strict=True):
             if 1.0 - fraction <= rule.max_masked:
