@@ -123,10 +123,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
                 raise QgsProcessingException(f"{name}: a patch needs at least 1 pixel per side.")
         with engine_errors():
             plan = plan_run(layer, options, cube.buffer, cube_target(cube))
-        feedback.pushInfo(
-            f"{len(plan.search.items)} items from {plan.search.api_requests.searches()} search"
-            f" ({plan.search.api_requests.count('/search')} pages)."
-        )
+        feedback.pushInfo(plan.search.summary())
         source = self.parameterAsSource(parameters, self.INPUT, context)
         fields = QgsFields()
         for name, kind in (

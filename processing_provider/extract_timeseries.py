@@ -120,11 +120,7 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         with engine_errors():
             plan = plan_run(layer, options, buffer, table_target(table))
         search = plan.search
-        feedback.pushInfo(
-            f"{len(search.items)} items from {search.api_requests.searches()} search"
-            f" ({search.api_requests.count('/search')} pages); cloud filter:"
-            f" {search.cloud_filter}."
-        )
+        feedback.pushInfo(search.summary())
         columns = table_columns(plan, table, kind)
         source = self.parameterAsSource(parameters, self.INPUT, context)
         table_sink, table_id = self.sink(parameters, context, self.OUTPUT, columns, False, None)

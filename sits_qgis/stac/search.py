@@ -55,6 +55,13 @@ class SearchResult:
     dropped_by_client: int = 0
     api_requests: RequestCounter = field(default_factory=RequestCounter)
 
+    def summary(self) -> str:
+        """One line for the log: items, searches and pages, and where clouds were filtered."""
+        return (
+            f"{len(self.items)} items from {self.api_requests.searches()} search"
+            f" ({self.api_requests.count('/search')} pages); cloud filter: {self.cloud_filter}."
+        )
+
 
 def search_area(envelopes: Iterable[tuple[float, float, float, float]]) -> Any:
     """The union of the envelopes, each grown to whole cells of ``SEARCH_CELL_DEGREES``."""
