@@ -185,7 +185,7 @@ def qgis_process(plugin_zip, tmp_path_factory):
 
     def call(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["/usr/bin/qgis_process.bin", *args],
+            [QGIS_PROCESS, *args],
             capture_output=True,
             text=True,
             env=env,

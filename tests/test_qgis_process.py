@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 from conftest import assert_matches_numpy, numpy_statistics, valid_values, write_raster
 
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"  # the wrapper passes a flag 3.22 refuses
-
 
 def test_lists_the_algorithm(qgis_process):
     call = qgis_process
