@@ -14,6 +14,7 @@ gets the original pixel value.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -62,9 +63,33 @@ def _apply(affine: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return a * x + b * y + c, d * x + e * y + f
 
 
-@lru_cache(maxsize=512)
+#: Every map is computed in this one thread. pyproj sets a transformation up again in
+#: each thread that uses it (about 60 ms for EPSG:3035 to UTM), and the read threads of
+#: a batch ask for the same maps at once: one thread sets each up once and computes
+#: each map once.
+_map_thread = ThreadPoolExecutor(1, thread_name_prefix="sits-pixel-maps")
+#: Maps computed so far; a batch of features needs a few dozen.
+_maps: dict[tuple[GridKey, GridKey], PixelMap] = {}
+MAX_CACHED_MAPS = 512
+
+
 def pixel_map(target: GridKey, source: GridKey) -> PixelMap:
     """The nearest source pixel of every target pixel (cached: grids repeat)."""
+    found = _maps.get((target, source))  # without a trip to the map thread when known
+    return found if found is not None else _map_thread.submit(_cached_map, target, source).result()
+
+
+def _cached_map(target: GridKey, source: GridKey) -> PixelMap:
+    """The map from the cache, computed and kept if it is not there (in the map thread)."""
+    found = _maps.get((target, source))
+    if found is None:
+        if len(_maps) >= MAX_CACHED_MAPS:  # a long run moves on to other grids
+            _maps.clear()
+        found = _maps[(target, source)] = _compute_map(target, source)
+    return found
+
+
+def _compute_map(target: GridKey, source: GridKey) -> PixelMap:
     from affine import Affine
 
     (target_wkt, target_affine, (height, width)) = target
