@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -400,9 +401,23 @@ def test_cubes_in_another_crs_take_the_source_pixel_under_each_centre_up_to_the_
     assert beyond_edges > 0 and mosaicked > 0  # both cases were met
 
 
+@pytest.fixture(params=[False, True], ids=["gdal-error-codes", "gdal-exceptions"])
+def gdal_exceptions(request: pytest.FixtureRequest) -> Iterator[None]:
+    """GDAL's Python bindings as they come, and as another plugin or script of the same
+    process may leave them (exceptions on)."""
+    from osgeo import gdal
+
+    if request.param:
+        gdal.UseExceptions()
+    yield
+    if request.param:
+        gdal.DontUseExceptions()
+
+
 def test_an_unreadable_file_makes_its_feature_an_error_and_the_others_go_on(
-    stac, sequential_backend
+    stac, sequential_backend, gdal_exceptions
 ) -> None:
+    """The sequential backend reads in this process, under ``gdal_exceptions``."""
     served, _ = stac
     table = TableOptions()
     plan = plan_run(
