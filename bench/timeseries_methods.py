@@ -21,6 +21,8 @@ import shapely
 
 from sits_qgis.backend import Backend, BackendConfig
 from sits_qgis.timeseries.extract import (
+    CUBE_WORKER_IMPORTS,
+    TABLE_WORKER_IMPORTS,
     cube_target,
     outcome_rows,
     plan_run,
@@ -72,6 +74,7 @@ def main() -> None:
         crs="EPSG:3035" if cubes else "",
     )
     backend = Backend(BackendConfig(workers=args.workers))
+    backend.start_soon(CUBE_WORKER_IMPORTS if cubes else TABLE_WORKER_IMPORTS)  # as the algorithms
     ok = failed = rows = 0
     if cubes:
         mode = CubeMode.IMAGE if args.mode == "image" else CubeMode.PATCH

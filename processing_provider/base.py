@@ -7,7 +7,7 @@ and declare outputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -69,6 +69,15 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self) -> SitsAlgorithm:
         return type(self)()
+
+    def start_engine_soon(self, warm_imports: Sequence[str]) -> None:
+        """Start the backend of the settings in the background while the algorithm
+        prepares its run (its workers importing ``warm_imports``); ``run_engine`` waits
+        for it and reports any error it met."""
+        with engine_errors():
+            from sits_qgis.backend import start_backend_soon
+
+            start_backend_soon(backend_config(), warm_imports)
 
     def run_engine(self, feedback: QgsProcessingFeedback, call: Callable[..., Any]) -> Any:
         """Run ``call(backend=..., progress=..., is_cancelled=...)`` with the backend of

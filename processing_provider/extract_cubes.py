@@ -104,7 +104,12 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("FAILED", self.tr("Features without a cube")))
 
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
-        from sits_qgis.timeseries.extract import cube_target, plan_run, run_cubes
+        from sits_qgis.timeseries.extract import (
+            CUBE_WORKER_IMPORTS,
+            cube_target,
+            plan_run,
+            run_cubes,
+        )
         from sits_qgis.timeseries.options import CubeMode, CubeOptions
 
         label_field = self.parameterAsString(parameters, self.LABEL_FIELD, context)
@@ -121,6 +126,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         for name, size in ((self.PATCH_X, cube.patch_x), (self.PATCH_Y, cube.patch_y)):
             if cube.mode is CubeMode.PATCH and size < 1:
                 raise QgsProcessingException(f"{name}: a patch needs at least 1 pixel per side.")
+        self.start_engine_soon(CUBE_WORKER_IMPORTS)
         with engine_errors():
             plan = plan_run(layer, options, cube.buffer, cube_target(cube))
         feedback.pushInfo(plan.search.summary())

@@ -101,6 +101,7 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
         from sits_qgis.timeseries.extract import (
+            TABLE_WORKER_IMPORTS,
             outcome_rows,
             plan_run,
             run_table,
@@ -117,6 +118,7 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         table = TableOptions(buffer, tuple(Statistic(i) for i in statistics))
         kind = table_kind(self.is_point_layer(parameters, context), buffer)
         feedback.pushInfo(f"Searching {options.stac_url} for {len(layer.features)} features...")
+        self.start_engine_soon(TABLE_WORKER_IMPORTS)
         with engine_errors():
             plan = plan_run(layer, options, buffer, table_target(table))
         search = plan.search

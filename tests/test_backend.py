@@ -242,6 +242,36 @@ def test_unreachable_scheduler_is_a_clear_error():
     assert time.monotonic() - started < 20
 
 
+def test_start_soon_starts_the_workers_in_the_background_and_warms_their_imports():
+    """Two rarely imported standard modules stand for the engine's; a module that does
+    not exist only ends the warm-up (the tasks would import and report it)."""
+    backend = Backend(BackendConfig(mode=BackendMode.PROCESSES, workers=1))
+    try:
+        started = time.monotonic()
+        backend.start_soon(["tabnanny", "pyclbr", "no_such_module_anywhere"])
+        assert time.monotonic() - started < 0.5  # the caller goes on at once
+        results = [r for _, r in backend.run(tasks(tf.pid_and_value, range(4)))]
+        assert sorted(v for _, v in results) == list(range(4))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            [(_, warm)] = backend.run([Task("look", tf.imported, (["tabnanny", "pyclbr"],))])
+            if warm:
+                break
+            time.sleep(0.1)
+        assert warm == ["tabnanny", "pyclbr"]
+    finally:
+        backend.close()
+    assert tf.imported(["tabnanny", "pyclbr"]) == []  # in the worker, not in this process
+
+
+def test_a_start_soon_that_fails_is_reported_by_the_next_start():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    backend = Backend(BackendConfig(mode=BackendMode.SCHEDULER, scheduler_address=address))
+    backend.start_soon()
+    with pytest.raises(SitsError, match="Cannot reach the dask scheduler"):
+        backend.start()
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(SitsError, match="no scheduler address"):
         BackendConfig(mode=BackendMode.SCHEDULER)

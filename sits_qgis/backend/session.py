@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Sequence
 
 from .config import BackendConfig
 from .runner import Backend
@@ -19,6 +20,19 @@ _backend: Backend | None = None
 
 def get_backend(config: BackendConfig) -> Backend:
     """The session's backend for ``config``, started if needed."""
+    backend = _session_backend(config)
+    backend.start()
+    return backend
+
+
+def start_backend_soon(config: BackendConfig, warm_imports: Sequence[str] = ()) -> None:
+    """Have the session's backend for ``config`` start (and its workers import
+    ``warm_imports``) in the background; a later ``get_backend`` waits for it."""
+    _session_backend(config).start_soon(warm_imports)
+
+
+def _session_backend(config: BackendConfig) -> Backend:
+    """The session's backend for ``config``, made (not started) if needed."""
     global _backend
     with _lock:
         if _backend is not None and _backend.config != config:
@@ -29,9 +43,7 @@ def get_backend(config: BackendConfig) -> Backend:
             # qgis_process and scripts exit without unloading the plugin: stop the
             # workers then too, so that no process or semaphore is left behind.
             atexit.register(shutdown)
-        backend = _backend
-    backend.start()
-    return backend
+        return _backend
 
 
 def shutdown() -> None:

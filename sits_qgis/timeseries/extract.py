@@ -67,6 +67,16 @@ REFLECTANCE_NAMES = {
 BATCH_FEATURES = 64
 BATCH_PIXELS = 2**18
 
+#: What the workers' table and cube tasks import, for ``Backend.start_soon`` to import
+#: while the catalogue is searched (about a second per worker, paid by the first task
+#: otherwise; xarray imports dask.array when it makes its first array).
+TABLE_WORKER_IMPORTS = (
+    "pandas", "pyproj", "osgeo.gdal", "odc.geo.geobox", f"{__package__}.table",
+)  # fmt: skip
+CUBE_WORKER_IMPORTS = (
+    *TABLE_WORKER_IMPORTS, "xarray", "dask.array", "netCDF4", f"{__package__}.cubes",
+)  # fmt: skip
+
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
 

@@ -48,6 +48,10 @@ GDAL_HTTP_OPTIONS: dict[str, str] = {
     "GDAL_HTTP_MULTIPLEX": "NO",
     "VSI_CACHE": "TRUE",
     "GDAL_CACHEMAX": "256",
+    # the CRS as the file's GeoKeys say, without comparing it to the EPSG database's
+    # definition of their code: the same WKT for Sentinel-2's UTM COGs, and an opening
+    # costs 0.4 ms of CPU instead of 1.3 ms
+    "GTIFF_SRS_SOURCE": "GEOKEYS",
 }
 #: Parallel reads inside one worker, because they wait on the network: against a
 #: store that takes 20 ms per request, one feature's 365 files took 14.1 s with 1
