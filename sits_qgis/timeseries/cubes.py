@@ -134,12 +134,18 @@ def cube_dataset(job: FeatureJob, series: CleanSeries, spec: SeriesSpec, cube: C
     return dataset
 
 
+#: zlib level of the cubes' variables. Measured on a tutorial image cube (55 dates,
+#: 4 bands, 113 x 112): level 1 is 11 times smaller than no compression for 0.09 s of
+#: CPU; level 4 is a fifth smaller again for 0.14 s, a sixth of a whole run's CPU.
+ZLIB_LEVEL = 1
+
+
 def write_netcdf(dataset: Any, path: str) -> None:
     """Write compressed, to a temporary name in the same folder, then rename."""
     target = Path(path)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     encoding: dict[str, dict[str, Any]] = {
-        name: {"zlib": True, "complevel": 4}
+        name: {"zlib": True, "complevel": ZLIB_LEVEL}
         for name, variable in dataset.data_vars.items()
         if variable.ndim
     }
