@@ -126,3 +126,32 @@ def test_search_area_merges_features_into_few_cells() -> None:
     assert area.geom_type == "MultiPolygon" and len(area.geoms) == 2
     assert area.contains(__import__("shapely").Point(2.01, 45.01))
     assert area.area < 0.05  # a few cells, not the box from Spain to Germany
+
+
+def test_file_grids_are_read_from_the_file_when_the_catalogue_declares_no_crs(tmp_path) -> None:
+    """Tiles of neighbouring UTM zones share geotransform and size; only a declared CRS
+    lets the engine reuse a grid it has read, and then only for that CRS."""
+    import rasterio
+    from osgeo import gdal
+    from pyproj import CRS
+
+    from sits_qgis.timeseries.load import _file_grid
+
+    transform = rasterio.transform.from_origin(399960.0, 5500020.0, 10.0, 10.0)
+    paths = {}
+    for epsg in (32631, 32632):
+        paths[epsg] = tmp_path / f"tile_{epsg}.tif"
+        with rasterio.open(
+            paths[epsg], "w", driver="GTiff", width=4, height=4, count=1, dtype="uint16",
+            crs=f"EPSG:{epsg}", transform=transform,
+        ) as out:  # fmt: skip
+            out.write(np.zeros((1, 4, 4), np.uint16))
+
+    def grid_crs(epsg: int, item: dict) -> int:
+        dataset = gdal.Open(str(paths[epsg]))
+        return CRS.from_wkt(_file_grid(dataset, item, "red")[0]).to_epsg()
+
+    undeclared = {"assets": {"red": {}}, "properties": {}}
+    assert [grid_crs(e, undeclared) for e in (32631, 32632, 32631)] == [32631, 32632, 32631]
+    declared = {e: {"assets": {"red": {}}, "properties": {"proj:epsg": e}} for e in paths}
+    assert [grid_crs(e, declared[e]) for e in (32631, 32632, 32631)] == [32631, 32632, 32631]

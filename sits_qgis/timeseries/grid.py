@@ -41,15 +41,19 @@ class Target:
     zone_wkb: bytes | None = None
 
 
+def declared_crs(fields: Mapping[str, Any]) -> str | None:
+    """The CRS that projection-extension fields (``proj:code``, ``proj:epsg``) declare."""
+    if fields.get("proj:code"):
+        return str(fields["proj:code"])
+    if fields.get("proj:epsg"):
+        return f"EPSG:{fields['proj:epsg']}"
+    return None
+
+
 def item_crs(item: Mapping[str, Any]) -> str | None:
     """The item's CRS as ``EPSG:n`` from the projection extension (item or asset level)."""
     sources = [item.get("properties", {}), *list(item.get("assets", {}).values())]
-    for source in sources:
-        if source.get("proj:code"):
-            return str(source["proj:code"])
-        if source.get("proj:epsg"):
-            return f"EPSG:{source['proj:epsg']}"
-    return None
+    return next((code for source in sources if (code := declared_crs(source))), None)
 
 
 def utm_crs(lon: float, lat: float) -> str:
