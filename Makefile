@@ -12,7 +12,7 @@ DEB_PACKAGES := qgis python3-qgis qgis-providers python3-venv python3-gdal gdal-
 	xvfb xauth git make
 TEST_ENV := QT_QPA_PLATFORM=offscreen
 
-.PHONY: setup demo test lint package bench lock clean
+.PHONY: setup demo test lint package bench screenshots lock clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ demo: setup
 
 test: setup
 	$(TEST_ENV) $(PY) -m pytest
+
+# The dialogs' screenshots in docs/screenshots (shown in the README), on a virtual X
+# screen as a user would see them; look at each one before committing it.
+screenshots: setup
+	SITS_SCREENSHOTS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest tests/test_dialogs.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

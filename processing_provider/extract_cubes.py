@@ -10,18 +10,24 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsProcessing,
+    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterField,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
+    QgsProcessingUtils,
 )
 from qgis.PyQt.QtCore import QVariant
 
 from .base import Cancelled, engine_errors, help_text
 from .timeseries_base import TimeSeriesAlgorithm
+
+#: Cubes added to the project after a run (a run may write thousands).
+MAX_LOADED_CUBES = 20
 
 HELP = help_text(
     """
@@ -52,6 +58,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
     HELP_ANCHOR = "extract-cubes"
 
     MODE = "MODE"
+    LOAD_CUBES = "LOAD_CUBES"
     PATCH_X = "PATCH_X"
     PATCH_Y = "PATCH_Y"
     LABEL_FIELD = "LABEL_FIELD"
@@ -72,12 +79,14 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             )
         )
         for name, label in (
-            (self.PATCH_X, "Patch width (pixels)"),
-            (self.PATCH_Y, "Patch height (pixels)"),
+            (self.PATCH_X, "Patch width (pixels, patch mode)"),
+            (self.PATCH_Y, "Patch height (pixels, patch mode)"),
         ):
+            # 0 is allowed here so that the image mode ignores them and the patch mode's
+            # check (combination_problem) says what is wrong, not only which parameter
             self.addParameter(
                 QgsProcessingParameterNumber(
-                    name, self.tr(label), QgsProcessingParameterNumber.Integer, 64, minValue=1
+                    name, self.tr(label), QgsProcessingParameterNumber.Integer, 64, minValue=0
                 )
             )
         self.add_buffer_parameter("Buffer around features in metres (image mode)")
@@ -100,8 +109,30 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
                 self.OUTPUT_INDEX, self.tr("Cube index"), QgsProcessing.TypeVectorAnyGeometry
             )
         )
+        load = QgsProcessingParameterBoolean(
+            self.LOAD_CUBES,
+            self.tr(f"Add the first {MAX_LOADED_CUBES} cubes to the project as temporal layers"),
+            True,
+        )
+        load.setFlags(load.flags() | load.FlagAdvanced)
+        self.addParameter(load)
         self.addOutput(QgsProcessingOutputNumber("WRITTEN", self.tr("Cubes written")))
         self.addOutput(QgsProcessingOutputNumber("FAILED", self.tr("Features without a cube")))
+
+    def combination_problem(self, parameters: dict[str, Any], context: Any) -> str:
+        """The shared checks, then patch sizes in patch mode."""
+        from sits_qgis.timeseries.options import CubeMode
+
+        problem = super().combination_problem(parameters, context)
+        if problem or self.parameterAsEnum(parameters, self.MODE, context) != CubeMode.PATCH:
+            return problem
+        for name in (self.PATCH_X, self.PATCH_Y):
+            if self.parameterAsInt(parameters, name, context) < 1:
+                return (
+                    f"{name}: the patch mode needs at least 1 pixel per side; set PATCH_X and"
+                    " PATCH_Y (e.g. 10 x 10) or choose the image mode."
+                )
+        return ""
 
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
         from sits_qgis.timeseries.extract import (
@@ -123,9 +154,6 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             buffer=self.parameterAsDouble(parameters, self.BUFFER, context),
             label_field=label_field,
         )
-        for name, size in ((self.PATCH_X, cube.patch_x), (self.PATCH_Y, cube.patch_y)):
-            if cube.mode is CubeMode.PATCH and size < 1:
-                raise QgsProcessingException(f"{name}: a patch needs at least 1 pixel per side.")
         self.start_engine_soon(CUBE_WORKER_IMPORTS)
         with engine_errors():
             plan = plan_run(layer, options, cube.buffer, cube_target(cube))
@@ -148,6 +176,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             raise QgsProcessingException("OUTPUT_INDEX: the index layer cannot be created.")
         total = max(len(plan.features), 1)
         counts = {"done": 0, "failed": 0}
+        written: list[tuple[str, str]] = []  # (feature id, file)
 
         def run(backend: Any, progress: Any, is_cancelled: Any) -> None:
             for outcome in run_cubes(plan, cube, backend, labels, is_cancelled):
@@ -157,6 +186,8 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
                     counts["failed"] += 1
                     status = f"{outcome.status}: {outcome.message}"
                     feedback.pushWarning(f"Feature '{outcome.feature_id}': {status}")
+                else:
+                    written.append((outcome.feature_id, outcome.path))
                 feature = QgsFeature(fields)
                 feature.setAttributes(
                     [outcome.feature_id, outcome.path or None, status, outcome.dates,
@@ -174,9 +205,27 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             raise QgsProcessingException(
                 "Cancelled: the cubes already written are complete; the others were not written."
             ) from None
+        if self.parameterAsBoolean(parameters, self.LOAD_CUBES, context):
+            load_cubes(sorted(written), context, feedback)
         return {
             self.OUTPUT_FOLDER: cube.folder,
             self.OUTPUT_INDEX: index_id,
             "WRITTEN": counts["done"] - counts["failed"],
             "FAILED": counts["failed"],
         }
+
+
+def load_cubes(written: list[tuple[str, str]], context: Any, feedback: Any) -> None:
+    """Have QGIS add the first cubes as mesh layers once the run is over: its mesh
+    reader (MDAL) sees a cube's variables as temporal datasets, so the Temporal
+    Controller animates them (a GDAL raster layer would show dates as bands)."""
+    for feature_id, path in written[:MAX_LOADED_CUBES]:
+        details = QgsProcessingContext.LayerDetails(
+            f"cube {feature_id}", context.project(), "", QgsProcessingUtils.LayerHint.Mesh
+        )
+        context.addLayerToLoadOnCompletion(path, details)
+    if len(written) > MAX_LOADED_CUBES:
+        feedback.pushInfo(
+            f"The first {MAX_LOADED_CUBES} of {len(written)} cubes are added to the project;"
+            " add others from the output folder (Layer > Add Layer > Add Mesh Layer)."
+        )

@@ -19,6 +19,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
 
 from .base import Cancelled, engine_errors, help_text
+from .result_layers import SeriesLayerStyle, post_process
 from .timeseries_base import TimeSeriesAlgorithm
 
 HELP = help_text(
@@ -129,6 +130,7 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         layer_sink, layer_id = self.sink(
             parameters, context, self.OUTPUT_LAYER, columns, True, source
         )
+        post_process(context, layer_id, series_style(columns, options.indices))
         total = max(len(plan.features), 1)
         done = failed = rows_written = 0
 
@@ -215,3 +217,13 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         if geometry is not None:
             feature.setGeometry(geometry)
         return feature
+
+
+def series_style(columns: list[str], indices: tuple[str, ...]) -> SeriesLayerStyle:
+    """The series layer's style: coloured by the first index if there is one (its
+    column, or its first statistic's for areas), else by the first band."""
+    wanted = {name.lower() for name in indices}
+    for column in columns:
+        if column.lower() in wanted or column.rsplit("_", 1)[0].lower() in wanted:
+            return SeriesLayerStyle(column, is_index=True)
+    return SeriesLayerStyle(columns[0] if columns else "", is_index=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from qgis.core import QgsProcessingProvider
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from . import settings
@@ -15,6 +16,8 @@ from .raster_statistics import RasterStatisticsAlgorithm
 from .search_stac import SearchStacAlgorithm
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
+#: Example models shipped with the plugin (``scripts/make_example_model.py`` writes them).
+MODELS = Path(__file__).parent / "models"
 
 
 class SitsProvider(QgsProcessingProvider):
@@ -35,7 +38,15 @@ class SitsProvider(QgsProcessingProvider):
     def load(self) -> bool:
         settings.register()
         self.refreshAlgorithms()
+        QgsApplication.processingRegistry().providerAdded.connect(self._registered)
         return True
+
+    def _registered(self, provider_id: str) -> None:
+        """Load again once registered: the models' steps are this provider's own
+        algorithms, which the registry finds only from then on."""
+        if provider_id == self.id():
+            QgsApplication.processingRegistry().providerAdded.disconnect(self._registered)
+            self.refreshAlgorithms()
 
     def unload(self) -> None:
         """Remove the settings and stop the backend's workers.
@@ -55,3 +66,9 @@ class SitsProvider(QgsProcessingProvider):
         self.addAlgorithm(SearchStacAlgorithm())
         self.addAlgorithm(ExtractTimeSeriesAlgorithm())
         self.addAlgorithm(ExtractCubesAlgorithm())
+        if QgsApplication.processingRegistry().providerById(self.id()) is not self:
+            return  # not registered yet: the models come with the reload (_registered)
+        for path in sorted(MODELS.glob("*.model3")):
+            model = QgsProcessingModelAlgorithm()
+            if model.fromFile(str(path)):
+                self.addAlgorithm(model)

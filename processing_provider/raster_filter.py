@@ -17,6 +17,7 @@ from qgis.core import (
 )
 
 from .base import Cancelled, TiledRasterAlgorithm, raster_file
+from .result_layers import RasterLikeInput, post_process
 
 #: The FILTER enum, in its documented order (engine names).
 FILTERS = ("maximum", "minimum", "mean", "median", "gaussian", "std")
@@ -156,4 +157,5 @@ class RasterFilterAlgorithm(TiledRasterAlgorithm):
         except Cancelled:
             feedback.pushInfo("Cancelled: no output was written.")
             return {}
+        post_process(context, output, RasterLikeInput(layer))
         return {self.OUTPUT: output}

@@ -24,6 +24,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from .base import Cancelled, TiledRasterAlgorithm, engine_errors, raster_file
+from .result_layers import GraduatedStyle, post_process
 
 #: Output name -> description, in the order the outputs are declared.
 STATISTICS = {
@@ -174,6 +175,7 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
         )
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_TILES))
+        post_process(context, dest_id, GraduatedStyle("mean"))
         with engine_errors():
             from sits_qgis.tiling.reader import raster_info
 

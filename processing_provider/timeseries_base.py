@@ -33,6 +33,16 @@ from .base import SitsAlgorithm
 
 DEFAULT_START = "2023-01-01"
 DEFAULT_END = "2023-12-31"
+#: The plugin's own package (``sits_plugin`` once installed), for the dialog's widgets:
+#: named by path, so that they are imported only when a dialog opens.
+PLUGIN_PACKAGE = __name__.rsplit(".", 2)[0] if __name__.count(".") >= 2 else ""
+
+
+def with_widget(parameter: Any, wrapper: str) -> Any:
+    """``parameter`` shown in the algorithm dialog by ``ui.parameter_widgets.<wrapper>``."""
+    module = ".".join(p for p in (PLUGIN_PACKAGE, "ui", "parameter_widgets") if p)
+    parameter.setMetadata({"widget_wrapper": {"class": f"{module}.{wrapper}"}})
+    return parameter
 
 
 class TimeSeriesAlgorithm(SitsAlgorithm):
@@ -85,10 +95,15 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
     def add_search_parameters(self) -> None:
         """STAC_URL, AUTHCFG, COLLECTION, START_DATE, END_DATE, MAX_CLOUD."""
         self.addParameter(
-            QgsProcessingParameterString(
-                self.STAC_URL,
-                self.tr("Catalogue: earth-search, planetary-computer, or the URL of a STAC API"),
-                "earth-search",
+            with_widget(
+                QgsProcessingParameterString(
+                    self.STAC_URL,
+                    self.tr(
+                        "Catalogue: earth-search, planetary-computer, or the URL of a STAC API"
+                    ),
+                    "earth-search",
+                ),
+                "CatalogueWrapper",
             )
         )
         auth = QgsProcessingParameterAuthConfig(
@@ -97,7 +112,12 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
         auth.setFlags(auth.flags() | auth.FlagAdvanced)
         self.addParameter(auth)
         self.addParameter(
-            QgsProcessingParameterString(self.COLLECTION, self.tr("Collection"), "sentinel-2-l2a")
+            with_widget(
+                QgsProcessingParameterString(
+                    self.COLLECTION, self.tr("Collection"), "sentinel-2-l2a"
+                ),
+                "CollectionWrapper",
+            )
         )
         for name, label, default in (
             (self.START_DATE, "Start date (whole day included)", DEFAULT_START),
@@ -122,10 +142,13 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
     def add_series_parameters(self, bands: str) -> None:
         """BANDS, RESOLUTION, CRS, MASK_BAND, MASK_VALUES, MAX_MASKED, GAPFILL, INDICES."""
         self.addParameter(
-            QgsProcessingParameterString(
-                self.BANDS,
-                self.tr("Bands (comma-separated asset keys or common names, e.g. red,nir)"),
-                bands,
+            with_widget(
+                QgsProcessingParameterString(
+                    self.BANDS,
+                    self.tr("Bands (comma-separated asset keys or common names, e.g. red,nir)"),
+                    bands,
+                ),
+                "BandsWrapper",
             )
         )
         self.addParameter(
@@ -154,11 +177,14 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterString(
-                self.MASK_VALUES,
-                self.tr("Masked classes of the mask band (Sentinel-2 SCL default)"),
-                "0,1,3,8,9,10",
-                optional=True,
+            with_widget(
+                QgsProcessingParameterString(
+                    self.MASK_VALUES,
+                    self.tr("Masked classes of the mask band (Sentinel-2 SCL default)"),
+                    "0,1,3,8,9,10",
+                    optional=True,
+                ),
+                "MaskClassesWrapper",
             )
         )
         self.addParameter(
@@ -181,11 +207,14 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterString(
-                self.INDICES,
-                self.tr("Spectral indices (comma-separated, e.g. NDVI,NDWI)"),
-                "",
-                optional=True,
+            with_widget(
+                QgsProcessingParameterString(
+                    self.INDICES,
+                    self.tr("Spectral indices (comma-separated, e.g. NDVI,NDWI)"),
+                    "",
+                    optional=True,
+                ),
+                "IndicesWrapper",
             )
         )
         harmonize = QgsProcessingParameterBoolean(
@@ -202,6 +231,73 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
                 self.BUFFER, self.tr(label), QgsProcessingParameterNumber.Double, 0.0, minValue=0.0
             )
         )
+
+    # -- checks the dialog runs before the algorithm ------------------------------------
+
+    def checkParameterValues(self, parameters: dict[str, Any], context: Any) -> tuple[bool, str]:
+        """QGIS's own checks, then the combinations that cannot run, named by parameter
+        (the dialog shows the message and does not start; qgis_process stops too)."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = self.combination_problem(parameters, context)
+        return (False, problem) if problem else (True, "")
+
+    def combination_problem(self, parameters: dict[str, Any], context: Any) -> str:
+        """The first invalid combination of parameter values, or an empty string."""
+        start, end = (
+            self.parameterAsDateTime(parameters, name, context).date()
+            for name in (self.START_DATE, self.END_DATE)
+        )
+        if start.isValid() and end.isValid() and end < start:
+            return (
+                f"END_DATE: the end date ({end.toString('yyyy-MM-dd')}) is before the start"
+                f" date ({start.toString('yyyy-MM-dd')}); swap them or move one."
+            )
+        if self.parameterDefinition(self.MASK_BAND) is None:
+            return ""  # the search: no series parameters
+        return self.series_problem(parameters, context)
+
+    def series_problem(self, parameters: dict[str, Any], context: Any) -> str:
+        """Invalid combinations of the series parameters (bands, mask, CRS, indices)."""
+        from qgis.core import QgsCoordinateReferenceSystem
+
+        bands = split_list(self.parameterAsString(parameters, self.BANDS, context))
+        indices = split_list(self.parameterAsString(parameters, self.INDICES, context))
+        if not bands and not indices:
+            return "BANDS: give at least one band (e.g. red,nir) or an index in INDICES."
+        mask_band = self.parameterAsString(parameters, self.MASK_BAND, context).strip()
+        try:
+            classes = mask_values(self.parameterAsString(parameters, self.MASK_VALUES, context))
+        except QgsProcessingException as exc:
+            return str(exc)
+        if classes and not mask_band:
+            return (
+                "MASK_BAND: MASK_VALUES lists classes to mask but no mask band is named;"
+                " name the band that holds them (scl for Sentinel-2) or clear MASK_VALUES."
+            )
+        if mask_band and not classes:
+            return (
+                f"MASK_VALUES: the mask band '{mask_band}' is named but no class of it is"
+                " masked; list the classes (e.g. 0,1,3,8,9,10) or clear MASK_BAND."
+            )
+        crs = self.parameterAsString(parameters, self.CRS, context).strip()
+        if crs and not QgsCoordinateReferenceSystem(crs).isValid():
+            return (
+                f"CRS: '{crs}' is not a coordinate reference system QGIS knows; give it as"
+                " EPSG:code (e.g. EPSG:3035) or leave it empty for the images' own."
+            )
+        if indices:
+            from sits_qgis.timeseries.indices import index_names
+
+            known = {name.lower() for name in index_names()}
+            unknown = [name for name in indices if name.lower() not in known]
+            if unknown:
+                return (
+                    f"INDICES: {', '.join(unknown)} is not in the Awesome Spectral Indices"
+                    " catalogue; use its names, e.g. NDVI, EVI, NDWI, NBR, SAVI."
+                )
+        return ""
 
     # -- reading parameters -----------------------------------------------------------
 

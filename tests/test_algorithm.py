@@ -71,6 +71,30 @@ def test_statistics_and_tile_layer(dem, tmp_path, backend_settings):
     del layer
 
 
+def test_loaded_tile_layer_is_coloured_by_the_tile_mean(dem, tmp_path, backend_settings):
+    import processing
+    from qgis.core import QgsProject
+
+    path, _ = dem
+    tiles = tmp_path / "tiles.gpkg"
+    processing.runAndLoadResults(
+        ALG, {"INPUT": str(path), "BAND": 1, "CHUNK_SIZE": 128, "OUTPUT_TILES": str(tiles)}
+    )
+    project = QgsProject.instance()
+    loaded = [
+        layer for layer in project.mapLayers().values() if layer.source().startswith(str(tiles))
+    ]
+    try:
+        assert len(loaded) == 1
+        renderer = loaded[0].renderer()
+        assert renderer.type() == "graduatedSymbol" and renderer.classAttribute() == "mean"
+        means = sorted(f["mean"] for f in loaded[0].getFeatures())
+        assert renderer.ranges()[0].lowerValue() == means[0]
+        assert renderer.ranges()[-1].upperValue() == means[-1]
+    finally:
+        project.removeAllMapLayers()
+
+
 def test_runs_in_a_qgstask_like_the_toolbox(dem, backend_settings):
     """The toolbox runs algorithms in a QgsTask thread; the workers start from there."""
     path, data = dem

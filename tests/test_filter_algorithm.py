@@ -118,19 +118,40 @@ def test_qgis_process_runs_the_filter_from_the_zip(qgis_process, tmp_path, dem):
         assert ds.read(1).tobytes() == oracle(data, Filter.MAXIMUM, 5, None).tobytes()
 
 
-def test_output_is_added_to_the_project_as_the_toolbox_does(loaded_plugin, dem, tmp_path):
-    from qgis.core import QgsProject
+def test_output_is_added_to_the_project_styled_like_its_input(loaded_plugin, dem, tmp_path):
+    """As the toolbox does: the output is loaded, and drawn with its input's renderer
+    (here a pseudocolour ramp from 600 to 1000) rather than QGIS's default grey."""
+    from qgis.core import (
+        QgsColorRampShader,
+        QgsProject,
+        QgsRasterShader,
+        QgsSingleBandPseudoColorRenderer,
+        QgsStyle,
+    )
 
     path, _ = dem
+    source = QgsRasterLayer(str(path), "dem")
+    ramp = QgsColorRampShader(600.0, 1000.0, QgsStyle.defaultStyle().colorRamp("Viridis"))
+    ramp.classifyColorRamp(5)
+    shader = QgsRasterShader(600.0, 1000.0)
+    shader.setRasterShaderFunction(ramp)
+    source.setRenderer(QgsSingleBandPseudoColorRenderer(source.dataProvider(), 1, shader))
+    project = QgsProject.instance()
+    project.addMapLayer(source)
     out = tmp_path / "loaded.tif"
     processing.runAndLoadResults(
         ALG,
-        {"INPUT": str(path), "FILTER": 1, "SIZE": 3, "OUTPUT": str(out)},
+        {"INPUT": source, "FILTER": 1, "SIZE": 3, "OUTPUT": str(out)},
         feedback=QgsProcessingFeedback(),
     )
-    project = QgsProject.instance()
     loaded = [layer for layer in project.mapLayers().values() if layer.source() == str(out)]
     try:
         assert len(loaded) == 1 and loaded[0].isValid()
+        renderer = loaded[0].renderer()
+        assert renderer.type() == "singlebandpseudocolor"
+        shader = renderer.shader()
+        assert (shader.minimumValue(), shader.maximumValue()) == (600.0, 1000.0)
+        colours = [i.color.name() for i in shader.rasterShaderFunction().colorRampItemList()]
+        assert colours == [i.color.name() for i in ramp.colorRampItemList()]
     finally:
         project.removeAllMapLayers()

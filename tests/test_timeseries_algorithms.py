@@ -33,6 +33,12 @@ from sample_catalogue import Site
 from stac_oracle import href, point_value
 
 MASKED = (0, 1, 3, 8, 9, 10)
+#: The example model's outputs, by the parameter names QGIS gives them.
+MODEL_OUTPUTS = {
+    "footprints": "search:footprints",
+    "series": "series:series",
+    "statistics": "statistics:statistics",
+}
 
 
 def memory_layer(
@@ -220,7 +226,7 @@ def test_bad_parameters_are_named(loaded_plugin, sample_stac, tmp_path) -> None:
     served, _ = sample_stac
     url = served.stac_urls["earth-search"]
     cases = [
-        ({"END_DATE": "2021-01-01"}, "END_DATE: The end date 2021-01-01 is before"),
+        ({"END_DATE": "2021-01-01"}, "END_DATE: the end date (2021-01-01) is before"),
         ({"BANDS": "red,B99"}, "BANDS: Band 'B99' does not exist"),
         ({"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not a class number"),
         ({"STAC_URL": "http://127.0.0.1:9"}, "STAC_URL: Cannot reach"),
@@ -238,6 +244,111 @@ def test_bad_parameters_are_named(loaded_plugin, sample_stac, tmp_path) -> None:
         processing.run(
             "sits:extracttimeseries", common(url, line) | {"OUTPUT": str(tmp_path / "l.csv")}
         )
+
+
+def test_the_series_layer_loads_as_a_temporal_layer_coloured_by_the_index(
+    loaded_plugin, sample_stac, tmp_path
+) -> None:
+    """As the toolbox loads it: each row an instant at its date for the Temporal
+    Controller, shown until the feature's next date (10 days apart in the catalogue),
+    graduated by the index."""
+    from qgis.core import QgsProject, QgsVectorLayerTemporalProperties
+
+    served, _ = sample_stac
+    out = tmp_path / "series.gpkg"
+    processing.runAndLoadResults(
+        "sits:extracttimeseries",
+        common(served.stac_urls["earth-search"], site_points())
+        | {"INDICES": "NDVI", "OUTPUT": str(tmp_path / "t.csv"), "OUTPUT_LAYER": str(out)},
+        feedback=QgsProcessingFeedback(),
+    )
+    project = QgsProject.instance()
+    loaded = [
+        layer for layer in project.mapLayers().values() if layer.source().startswith(str(out))
+    ]
+    try:
+        assert len(loaded) == 1
+        temporal = loaded[0].temporalProperties()
+        assert temporal.isActive()
+        instants = QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField
+        assert temporal.mode() == instants
+        assert temporal.startField() == "date"
+        assert temporal.fixedDuration() == 10.0
+        renderer = loaded[0].renderer()
+        assert renderer.type() == "graduatedSymbol" and renderer.classAttribute() == "NDVI"
+        assert len(renderer.ranges()) > 1
+    finally:
+        project.removeAllMapLayers()
+
+
+def test_cubes_load_as_temporal_mesh_layers(loaded_plugin, sample_stac, tmp_path) -> None:
+    """As the toolbox loads them: each cube a mesh layer whose bands are temporal
+    datasets spanning the cube's own dates, for the Temporal Controller."""
+    from qgis.core import QgsMeshLayer, QgsProject
+
+    served, _ = sample_stac
+    processing.runAndLoadResults(
+        "sits:extractcubes",
+        common(served.stac_urls["earth-search"], site_points())
+        | {"MODE": 1, "PATCH_X": 4, "PATCH_Y": 4, "OUTPUT_FOLDER": str(tmp_path / "cubes"),
+           "OUTPUT_INDEX": str(tmp_path / "index.gpkg")},
+        feedback=QgsProcessingFeedback(),
+    )  # fmt: skip
+    project = QgsProject.instance()
+    try:
+        meshes = [m for m in project.mapLayers().values() if isinstance(m, QgsMeshLayer)]
+        assert sorted(m.name() for m in meshes) == sorted(f"cube {s.name}" for s in SITES)
+        for mesh in meshes:
+            cube = xr.open_dataset(mesh.source())
+            first, last = (str(cube.time.values[i])[:19] for i in (0, -1))
+            cube.close()
+            extent = mesh.temporalProperties().timeExtent()
+            assert mesh.temporalProperties().isActive()
+            assert extent.begin().toString("yyyy-MM-ddThh:mm:ss") == first
+            assert extent.end().toString("yyyy-MM-ddThh:mm:ss") == last
+            groups = mesh.dataProvider().datasetGroupCount()
+            names = {mesh.dataProvider().datasetGroupMetadata(g).name() for g in range(groups)}
+            assert {"red", "nir"} <= names
+    finally:
+        project.removeAllMapLayers()
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "change", "message"),
+    [
+        ("sits:searchstac", {"END_DATE": "2021-12-31"},
+         "END_DATE: the end date (2021-12-31) is before the start date (2022-01-01)"),
+        ("sits:extracttimeseries", {"END_DATE": "2021-12-31"}, "END_DATE: the end date"),
+        ("sits:extracttimeseries", {"MASK_BAND": ""}, "MASK_BAND: MASK_VALUES lists classes"),
+        ("sits:extracttimeseries", {"MASK_VALUES": ""}, "MASK_VALUES: the mask band 'scl'"),
+        ("sits:extracttimeseries", {"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not"),
+        ("sits:extracttimeseries", {"BANDS": " , "}, "BANDS: give at least one band"),
+        ("sits:extracttimeseries", {"CRS": "EPSG:99999999"}, "CRS: 'EPSG:99999999' is not"),
+        ("sits:extracttimeseries", {"INDICES": "ndvi,NOTANINDEX"}, "INDICES: NOTANINDEX is not"),
+        ("sits:extractcubes", {"MODE": 1, "PATCH_X": 0}, "PATCH_X: the patch mode needs"),
+        ("sits:extractcubes", {"MODE": 1, "PATCH_Y": 0}, "PATCH_Y: the patch mode needs"),
+        ("sits:extractcubes", {"MODE": 0, "PATCH_X": 0}, ""),  # image mode: sizes unused
+        ("sits:extracttimeseries", {"INDICES": "NDVI", "CRS": "EPSG:3035"}, ""),
+    ],
+)  # fmt: skip
+def test_the_dialog_refuses_invalid_combinations_before_running(
+    loaded_plugin, tmp_path, algorithm, change, message
+) -> None:
+    """``checkParameterValues`` is what the Processing dialog (and processing.run and
+    qgis_process) calls before running; nothing is searched: the URL is a closed port."""
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    params = common("http://127.0.0.1:9", site_points()) | {
+        "OUTPUT": str(tmp_path / "x.csv"),
+        "OUTPUT_FOLDER": str(tmp_path / "cubes"),
+        "OUTPUT_INDEX": str(tmp_path / "index.gpkg"),
+    }
+    alg = QgsApplication.processingRegistry().createAlgorithmById(algorithm)
+    ok, said = alg.checkParameterValues(params | change, QgsProcessingContext())
+    if message:
+        assert not ok and message in said
+    else:
+        assert ok, said
 
 
 def test_qgis_process_writes_the_csv_table(qgis_process, sample_stac, tmp_path) -> None:
@@ -262,6 +373,37 @@ def test_qgis_process_writes_the_csv_table(qgis_process, sample_stac, tmp_path) 
     with table.open() as stream:
         rows = list(csv.DictReader(stream))
     assert {r["status"] for r in rows} <= {"ok", "filled"} and all(r["red"] for r in rows)
+
+
+def test_the_example_model_runs_through_qgis_process(qgis_process, sample_stac, tmp_path) -> None:
+    """The shipped model (search, NDVI series, statistics per point) from the toolbox's
+    SITS provider; its statistics equal those of its own series layer, per point."""
+    served, _ = sample_stac
+    points = tmp_path / "points.geojson"
+    features = [
+        {"type": "Feature", "properties": {"name": s.name},
+         "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]}}
+        for s in SITES
+    ]  # fmt: skip
+    points.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    outputs = {name: tmp_path / f"{name}.gpkg" for name in ("footprints", "series", "statistics")}
+    done = qgis_process(
+        "run", "sits:Index statistics per point", "--json", "--",
+        f"INPUT={points}", f"STAC_URL={served.stac_urls['earth-search']}",
+        "START_DATE=2022-01-01", "END_DATE=2022-03-26", "INDEX=NDVI",
+        *(f"{MODEL_OUTPUTS[name]}={path}" for name, path in outputs.items()),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(read_table(outputs["footprints"])) == len(SITES) * len(DATES)
+    series = read_table(outputs["series"])
+    statistics = {row["feature_id"]: row for row in read_table(outputs["statistics"])}
+    assert len(statistics) == len(SITES)
+    for feature_id, row in statistics.items():
+        own = [r["NDVI"] for r in series if r["feature_id"] == feature_id]
+        ndvi = [value for value in own if value is not None]
+        assert row["count"] == len(ndvi) > 0
+        assert row["mean"] == pytest.approx(float(np.mean(ndvi)))
+        assert row["max"] == pytest.approx(max(ndvi))
 
 
 @pytest.mark.skipif(

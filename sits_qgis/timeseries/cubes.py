@@ -152,7 +152,13 @@ def write_netcdf(dataset: Any, path: str) -> None:
     for name, variable in dataset.data_vars.items():
         if variable.dtype.kind == "f":
             encoding[name]["_FillValue"] = np.float32(np.nan)
-    encoding["time"] = {"units": "milliseconds since 1970-01-01 00:00:00", "calendar": "standard"}
+    # seconds (float, so sub-second times stay exact): QGIS's mesh reader (MDAL), which
+    # opens a cube as a temporal layer, misreads times given in milliseconds
+    encoding["time"] = {
+        "units": "seconds since 1970-01-01 00:00:00",
+        "calendar": "standard",
+        "dtype": "float64",
+    }
     try:
         dataset.to_netcdf(partial, engine="netcdf4", encoding=encoding)
         os.replace(partial, target)

@@ -29,11 +29,16 @@ class IndexPlan:
     constants: dict[str, float]
 
 
-def _catalogue_name(name: str) -> str:
+def index_names() -> list[str]:
+    """Every index of the catalogue, sorted (for forms and checks)."""
     import spyndex
 
+    return sorted(spyndex.indices, key=str.lower)
+
+
+def _catalogue_name(name: str) -> str:
     wanted = name.strip()
-    for known in spyndex.indices:
+    for known in index_names():
         if known.lower() == wanted.lower():
             return known
     raise SitsError(

@@ -1,0 +1,166 @@
+"""The Processing dialogs of the time-series algorithms, opened for real (offscreen Qt):
+pick lists that read the local STAC API in the background, the SCL classes and the
+index catalogue, plain text in the batch dialog, and an unreachable catalogue said
+inline without freezing the dialog. Screenshots go to docs/screenshots when
+SITS_SCREENSHOTS is set (``make screenshots``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QLineEdit
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def dialog_ready(loaded_plugin, qgis_iface, monkeypatch):
+    """The plugin, and the test QGIS interface (pytest-qgis's, with a real map canvas)
+    given the real browser model that the Processing dialog asks it for."""
+    from qgis.gui import QgsBrowserGuiModel
+
+    model = QgsBrowserGuiModel()
+    monkeypatch.setattr(qgis_iface, "browserModel", lambda: model, raising=False)
+    return loaded_plugin
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    """Run Qt's event loop until ``condition()`` holds (network replies arrive there)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def open_dialog(algorithm_id: str, batch: bool = False):
+    from processing.gui.AlgorithmDialog import AlgorithmDialog
+    from processing.gui.BatchAlgorithmDialog import BatchAlgorithmDialog
+
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById(algorithm_id)
+    dialog = (BatchAlgorithmDialog if batch else AlgorithmDialog)(algorithm)
+    dialog.resize(900, 1100)
+    dialog.show()
+    return dialog
+
+
+def wrappers(dialog) -> dict:
+    return {name: wrapper for name, wrapper in dialog.mainWidget().wrappers.items()}
+
+
+def save_screenshot(widget, name: str) -> Path | None:
+    """The widget as a PNG under docs/screenshots, when screenshots are asked for."""
+    if not os.environ.get("SITS_SCREENSHOTS"):
+        return None
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    assert widget.grab().save(str(path))
+    return path
+
+
+def checklist_rows(checklist) -> list[tuple[str, str, bool]]:
+    return [
+        (
+            checklist.list.item(row).data(Qt.UserRole),
+            checklist.list.item(row).text(),
+            checklist.list.item(row).checkState() == Qt.Checked,
+        )
+        for row in range(checklist.list.count())
+    ]
+
+
+def test_the_extraction_dialog_reads_collections_and_bands_from_the_catalogue(
+    dialog_ready, sample_stac
+) -> None:
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    served, _ = sample_stac
+    url = served.stac_urls["earth-search"]
+    points = QgsVectorLayer("Point?crs=EPSG:4326&field=name:string", "sites", "memory")
+    QgsProject.instance().addMapLayer(points)
+    dialog = open_dialog("sits:extracttimeseries")
+    try:
+        found = wrappers(dialog)
+        started = time.monotonic()
+        found["STAC_URL"].setValue(url)
+        assert time.monotonic() - started < 0.5  # the listing runs in the background
+        collection = found["COLLECTION"]
+        assert wait_until(lambda: collection.combo.count() > 0)
+        assert [collection.combo.itemText(i) for i in range(collection.combo.count())] == [
+            "sentinel-2-l2a"
+        ]
+        bands = found["BANDS"].checklist
+        assert wait_until(lambda: bands.list.count() > 0)
+        rows = {value: (label, ticked) for value, label, ticked in checklist_rows(bands)}
+        assert rows["red"] == ("red (B04, 10 m)", True)  # BANDS=red,nir by default
+        assert rows["nir"][1] and not rows["green"][1]
+        assert "scl" in rows and "20 m" in rows["scl"][0]
+        bands.list.findItems("green (B03, 10 m)", Qt.MatchExactly)[0].setCheckState(Qt.Checked)
+        assert set(found["BANDS"].value().split(",")) == {"red", "green", "nir"}
+        mask = found["MASK_VALUES"].checklist
+        classes = checklist_rows(mask)
+        assert [(v, t) for v, _, t in classes if t] == [(str(v), True) for v in (0, 1, 3, 8, 9, 10)]
+        assert classes[9][1] == "9  Cloud, high probability"
+        indices = found["INDICES"].checklist
+        indices.search.setText("normalized difference vegetation")
+        visible = [
+            indices.list.item(r).data(Qt.UserRole)
+            for r in range(indices.list.count())
+            if not indices.list.item(r).isHidden()
+        ]
+        assert "NDVI" in visible and "EVI" not in visible
+        save_screenshot(dialog, "extract_time_series_dialog.png")
+        parameters = dialog.mainWidget().createProcessingParameters()
+        assert parameters["STAC_URL"] == url and parameters["COLLECTION"] == "sentinel-2-l2a"
+        assert set(parameters["BANDS"].split(",")) == {"red", "green", "nir"}
+        assert parameters["MASK_VALUES"] == "0,1,3,8,9,10"
+    finally:
+        dialog.close()
+        QgsProject.instance().removeAllMapLayers()
+
+
+def test_an_unreachable_catalogue_is_said_under_the_list_without_freezing(dialog_ready) -> None:
+    dialog = open_dialog("sits:extractcubes")
+    try:
+        collection = wrappers(dialog)["COLLECTION"]
+        started = time.monotonic()
+        wrappers(dialog)["STAC_URL"].setValue("http://127.0.0.1:9")  # nothing listens there
+        assert time.monotonic() - started < 0.5
+        assert wait_until(lambda: "Cannot list the collections" in collection.status.text()), (
+            collection.status.text()
+        )
+        assert "127.0.0.1:9: Connection refused" in collection.status.text()
+        assert collection.status.isVisible()
+        wrappers(dialog)["STAC_URL"].setValue("ftp://example.org")
+        assert wait_until(lambda: "neither a catalogue preset" in collection.status.text()), (
+            collection.status.text()
+        )
+        assert collection.value() == "sentinel-2-l2a"  # the typed value is kept
+    finally:
+        dialog.close()
+
+
+def test_the_batch_dialog_takes_plain_text(dialog_ready) -> None:
+    """Batch cells hold text: the pick lists fall back to a line of text there, and the
+    row's parameters are that text."""
+    dialog = open_dialog("sits:extracttimeseries", batch=True)
+    try:
+        panel = dialog.mainWidget()
+        row = {w.parameterDefinition().name(): w for w in panel.wrappers[0] if w is not None}
+        for name in ("STAC_URL", "COLLECTION", "BANDS", "MASK_VALUES", "INDICES"):
+            assert isinstance(row[name].widget, QLineEdit), name
+        row["BANDS"].setValue("B04,B08")
+        row["INDICES"].setValue("NDVI")
+        assert row["BANDS"].value() == "B04,B08" and row["MASK_VALUES"].value() == "0,1,3,8,9,10"
+        save_screenshot(dialog, "extract_time_series_batch.png")
+    finally:
+        dialog.close()

@@ -1,0 +1,368 @@
+"""Parameter widgets of the time-series algorithms' dialog: pick lists that know the
+catalogue, its collections and their bands, the SCL classes and the index catalogue.
+
+Each parameter stays a text parameter (``red,nir``, ``0,1,3,8,9,10``), so batch cells,
+model inputs, ``processing.run`` and ``qgis_process`` take the same values; the widgets
+only help to write them. In the batch and model dialogs they fall back to a line of
+text. The catalogue's collections and bands are fetched in the background through
+QGIS's network manager (its proxy and SSL settings), so the dialog never freezes, and
+a catalogue that cannot be reached is said inline under the list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from processing.gui.wrappers import DIALOG_STANDARD, WidgetWrapper
+from qgis.core import QgsNetworkAccessManager
+from qgis.PyQt.QtCore import Qt, QUrl, pyqtSignal
+from qgis.PyQt.QtNetwork import QNetworkReply, QNetworkRequest
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sits_qgis.errors import SitsError
+from sits_qgis.stac.bands import asset_bands
+from sits_qgis.stac.catalogues import PRESETS, resolve_catalogue
+from sits_qgis.timeseries.options import SCL_CLASSES
+
+#: How long a listing of the catalogue may take before the dialog says it failed.
+FETCH_TIMEOUT_MS = 15_000
+#: A choice of a pick list: the value written in the parameter, its label, its tooltip.
+Choice = tuple[str, str, str]
+
+
+def split_names(text: str) -> list[str]:
+    """``"red, nir,,"`` -> ``["red", "nir"]``."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class NamesChecklist(QWidget):
+    """A comma-separated list of names, edited as text or by ticking a pick list.
+
+    The text is the value: names typed that the list does not hold (a list still
+    loading, a catalogue that could not be reached) are kept.
+    """
+
+    def __init__(self, searchable: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.text = QLineEdit()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search…")
+        self.search.setVisible(searchable)
+        self.list = QListWidget()
+        self.list.setMaximumHeight(150)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setVisible(False)
+        for widget in (self.text, self.search, self.list, self.status):
+            layout.addWidget(widget)
+        self.text.textChanged.connect(self._tick_from_text)
+        self.list.itemChanged.connect(self._text_from_ticks)
+        self.search.textChanged.connect(self._filter)
+
+    def set_choices(self, choices: Sequence[Choice]) -> None:
+        """Fill the list; the names in the text are ticked."""
+        self.list.blockSignals(True)
+        self.list.clear()
+        for value, label, tooltip in choices:
+            item = QListWidgetItem(label)
+            item.setData(Qt.UserRole, value)
+            item.setToolTip(tooltip)
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        self._tick_from_text()
+        self._filter(self.search.text())
+
+    def say(self, message: str) -> None:
+        """Show ``message`` under the list (empty: hide it)."""
+        self.status.setText(message)
+        self.status.setVisible(bool(message))
+
+    def ticked(self) -> list[str]:
+        return [
+            self.list.item(row).data(Qt.UserRole)
+            for row in range(self.list.count())
+            if self.list.item(row).checkState() == Qt.Checked
+        ]
+
+    def _tick_from_text(self) -> None:
+        wanted = {name.lower() for name in split_names(self.text.text())}
+        self.list.blockSignals(True)
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            ticked = str(item.data(Qt.UserRole)).lower() in wanted
+            item.setCheckState(Qt.Checked if ticked else Qt.Unchecked)
+        self.list.blockSignals(False)
+
+    def _text_from_ticks(self) -> None:
+        listed = {
+            str(self.list.item(r).data(Qt.UserRole)).lower() for r in range(self.list.count())
+        }
+        typed = [name for name in split_names(self.text.text()) if name.lower() not in listed]
+        self.text.blockSignals(True)
+        self.text.setText(",".join(self.ticked() + typed))
+        self.text.blockSignals(False)
+
+    def _filter(self, text: str) -> None:
+        wanted = text.strip().lower()
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            item.setHidden(bool(wanted) and wanted not in item.text().lower())
+
+
+class _TextWrapper(WidgetWrapper):
+    """A widget in the algorithm dialog; a line of text in the batch and model dialogs
+    (their cells and model inputs hold text)."""
+
+    def createWidget(self, **kwargs: Any) -> QWidget:
+        self.line: QLineEdit | None = None
+        if self.dialogType != DIALOG_STANDARD:
+            self.line = QLineEdit()
+            return self.line
+        return self.rich_widget()
+
+    def rich_widget(self) -> QWidget:
+        raise NotImplementedError
+
+    def setValue(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.line is not None:
+            self.line.setText(text)
+        else:
+            self.set_rich_value(text)
+
+    def value(self) -> str:
+        return self.line.text() if self.line is not None else self.rich_value()
+
+    def set_rich_value(self, text: str) -> None:
+        raise NotImplementedError
+
+    def rich_value(self) -> str:
+        raise NotImplementedError
+
+    def sibling(self, wrappers: Sequence[Any], name: str) -> Any:
+        """The wrapper of parameter ``name`` in the same dialog, if any."""
+        return next((w for w in wrappers if w.parameterDefinition().name() == name), None)
+
+
+class _ChecklistWrapper(_TextWrapper):
+    """A ``NamesChecklist`` as the parameter's widget."""
+
+    searchable = False
+
+    def rich_widget(self) -> QWidget:
+        self.checklist = NamesChecklist(self.searchable)
+        self.checklist.set_choices(self.choices())
+        return self.checklist
+
+    def choices(self) -> list[Choice]:
+        return []
+
+    def set_rich_value(self, text: str) -> None:
+        self.checklist.text.setText(text)
+
+    def rich_value(self) -> str:
+        return self.checklist.text.text()
+
+
+class MaskClassesWrapper(_ChecklistWrapper):
+    """MASK_VALUES: the Sentinel-2 SCL classes by name; the default masks no data,
+    saturated, cloud shadows, medium and high probability clouds and cirrus."""
+
+    def choices(self) -> list[Choice]:
+        return [(str(v), f"{v}  {name}", f"SCL class {v}") for v, name in SCL_CLASSES.items()]
+
+
+class IndicesWrapper(_ChecklistWrapper):
+    """INDICES: the Awesome Spectral Indices catalogue, searchable by name."""
+
+    searchable = True
+
+    def choices(self) -> list[Choice]:
+        import spyndex
+
+        return [
+            (name, f"{name}  {index.long_name}", f"{index.formula}  ({index.reference})")
+            for name, index in sorted(spyndex.indices.items(), key=lambda kv: kv[0].lower())
+        ]
+
+
+class _Fetcher:
+    """One JSON document at a time from the catalogue, in the background; a newer
+    request replaces an unanswered one."""
+
+    def __init__(self) -> None:
+        self.reply: QNetworkReply | None = None
+
+    def cancel(self) -> None:
+        """Forget the unanswered request, if any (its answer will be ignored)."""
+        pending, self.reply = self.reply, None
+        if pending is not None:
+            pending.abort()
+
+    def get(self, url: str, done: Any, failed: Any) -> None:
+        self.cancel()
+        request = QNetworkRequest(QUrl(url))
+        request.setRawHeader(b"Accept", b"application/json")
+        request.setTransferTimeout(FETCH_TIMEOUT_MS)
+        reply = QgsNetworkAccessManager.instance().get(request)
+        self.reply = reply
+
+        def finished() -> None:
+            if reply is not self.reply:
+                reply.deleteLater()
+                return  # cancelled, or replaced by a newer request
+            self.reply = None
+            error = reply.error()
+            body = bytes(reply.readAll())
+            reply.deleteLater()
+            if error != QNetworkReply.NoError:
+                failed(reply.errorString())
+                return
+            try:
+                done(json.loads(body))
+            except ValueError:
+                failed("the answer is not JSON (is this the address of a STAC API?)")
+
+        reply.finished.connect(finished)
+
+
+class CatalogueWrapper(_TextWrapper):
+    """STAC_URL: the presets by title, or any STAC API address typed in."""
+
+    catalogue_changed = pyqtSignal(str)
+
+    def rich_widget(self) -> QWidget:
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        for key, catalogue in PRESETS.items():
+            self.combo.addItem(f"{catalogue.title} ({key})", key)
+            self.combo.setItemData(self.combo.count() - 1, catalogue.url, Qt.ToolTipRole)
+        self.combo.lineEdit().setPlaceholderText("or the URL of a STAC API")
+        self.combo.currentTextChanged.connect(lambda _: self.catalogue_changed.emit(self.value()))
+        return self.combo
+
+    def set_rich_value(self, text: str) -> None:
+        index = self.combo.findData(text)
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+        else:
+            self.combo.setEditText(text)
+
+    def rich_value(self) -> str:
+        index = self.combo.findText(self.combo.currentText())
+        return self.combo.itemData(index) if index >= 0 else self.combo.currentText().strip()
+
+
+class CollectionWrapper(_TextWrapper):
+    """COLLECTION: the catalogue's collections, listed in the background."""
+
+    collection_changed = pyqtSignal(str, str)  # catalogue address, collection id
+
+    def rich_widget(self) -> QWidget:
+        self.fetcher = _Fetcher()
+        self.api_url = ""
+        widget = QWidget()
+        layout = QVBoxLayout(widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setVisible(False)
+        layout.addWidget(self.combo)
+        layout.addWidget(self.status)
+        self.combo.currentTextChanged.connect(self._changed)
+        return widget
+
+    def postInitialize(self, wrappers: Sequence[Any]) -> None:
+        catalogue = self.sibling(wrappers, "STAC_URL")
+        if self.line is None and isinstance(catalogue, CatalogueWrapper):
+            catalogue.catalogue_changed.connect(self.list_collections)
+            self.list_collections(catalogue.value())
+
+    def list_collections(self, catalogue_text: str) -> None:
+        try:
+            self.api_url = resolve_catalogue(catalogue_text).url
+        except SitsError as exc:
+            self.fetcher.cancel()
+            self._say(f"Catalogue: {exc}")
+            return
+        self._say(f"Listing the collections of {self.api_url}…")
+        self.fetcher.get(f"{self.api_url}/collections", self._listed, self._failed)
+
+    def _listed(self, document: Any) -> None:
+        current = self.combo.currentText()
+        collections = document.get("collections", []) if isinstance(document, dict) else []
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for collection in sorted(collections, key=lambda c: str(c.get("id", ""))):
+            self.combo.addItem(str(collection.get("id", "")))
+            self.combo.setItemData(
+                self.combo.count() - 1, collection.get("title", ""), Qt.ToolTipRole
+            )
+        self.combo.setEditText(current)
+        self.combo.blockSignals(False)
+        self._say("" if collections else f"{self.api_url} lists no collection.")
+        self._changed(current)
+
+    def _failed(self, reason: str) -> None:
+        self._say(f"Cannot list the collections of {self.api_url}: {reason}")
+
+    def _say(self, message: str) -> None:
+        self.status.setText(message)
+        self.status.setVisible(bool(message))
+
+    def _changed(self, text: str) -> None:
+        if self.api_url and text.strip():
+            self.collection_changed.emit(self.api_url, text.strip())
+
+    def set_rich_value(self, text: str) -> None:
+        self.combo.setEditText(text)
+
+    def rich_value(self) -> str:
+        return self.combo.currentText().strip()
+
+
+class BandsWrapper(_ChecklistWrapper):
+    """BANDS: the collection's single-band assets with asset key, band name, common
+    name and resolution, read from its ``item_assets`` in the background."""
+
+    def rich_widget(self) -> QWidget:
+        self.fetcher = _Fetcher()
+        return super().rich_widget()
+
+    def postInitialize(self, wrappers: Sequence[Any]) -> None:
+        collection = self.sibling(wrappers, "COLLECTION")
+        if self.line is None and isinstance(collection, CollectionWrapper):
+            collection.collection_changed.connect(self.list_bands)
+
+    def list_bands(self, api_url: str, collection: str) -> None:
+        self.checklist.say(f"Reading the bands of {collection}…")
+        self.fetcher.get(
+            f"{api_url}/collections/{collection}",
+            lambda document: self._listed(collection, document),
+            lambda reason: self.checklist.say(f"Cannot read the bands of {collection}: {reason}"),
+        )
+
+    def _listed(self, collection: str, document: Any) -> None:
+        bands = asset_bands(document if isinstance(document, dict) else {})
+        self.checklist.set_choices(
+            [(band.key, band.label, band.common_name or band.key) for band in bands.values()]
+        )
+        self.checklist.say(
+            "" if bands else f"{collection} describes no band (item_assets); type asset keys."
+        )
