@@ -161,6 +161,5 @@ def test_the_batch_dialog_takes_plain_text(dialog_ready) -> None:
         row["BANDS"].setValue("B04,B08")
         row["INDICES"].setValue("NDVI")
         assert row["BANDS"].value() == "B04,B08" and row["MASK_VALUES"].value() == "0,1,3,8,9,10"
-        save_screenshot(dialog, "extract_time_series_batch.png")
     finally:
         dialog.close()
