@@ -15,6 +15,8 @@ MODE = "SITS_BACKEND_MODE"
 WORKERS = "SITS_BACKEND_WORKERS"
 MEMORY = "SITS_BACKEND_MEMORY_MIB"
 SCHEDULER = "SITS_BACKEND_SCHEDULER"
+CATALOGUE = "SITS_DEFAULT_CATALOGUE"
+DEFAULT_CATALOGUE = "earth-search"
 
 #: (label shown in the options, engine mode), in the order the list shows them.
 MODES = (
@@ -44,6 +46,13 @@ def _settings() -> list[Setting]:
             "",
             placeholder="tcp://192.0.2.10:8786",
         ),
+        Setting(
+            GROUP,
+            CATALOGUE,
+            "Default catalogue of the time-series algorithms (preset or STAC API URL)",
+            DEFAULT_CATALOGUE,
+            placeholder="earth-search, planetary-computer or https://...",
+        ),
     ]
 
 
@@ -56,7 +65,7 @@ def register() -> None:
 
 def unregister() -> None:
     """Remove the settings from the Processing options (plugin unload)."""
-    for name in (MODE, WORKERS, MEMORY, SCHEDULER):
+    for name in (MODE, WORKERS, MEMORY, SCHEDULER, CATALOGUE):
         ProcessingConfig.removeSetting(name)
 
 
@@ -69,3 +78,8 @@ def backend_config() -> BackendConfig:
         memory_per_worker_mib=int(ProcessingConfig.getSetting(MEMORY) or 0),
         scheduler_address=str(ProcessingConfig.getSetting(SCHEDULER) or ""),
     )
+
+
+def default_catalogue() -> str:
+    """The catalogue the time-series algorithms propose (their STAC_URL default)."""
+    return str(ProcessingConfig.getSetting(CATALOGUE) or DEFAULT_CATALOGUE).strip()

@@ -30,6 +30,7 @@ from qgis.core import (
 )
 
 from .base import SitsAlgorithm
+from .settings import default_catalogue
 
 DEFAULT_START = "2023-01-01"
 DEFAULT_END = "2023-12-31"
@@ -101,7 +102,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
                     self.tr(
                         "Catalogue: earth-search, planetary-computer, or the URL of a STAC API"
                     ),
-                    "earth-search",
+                    default_catalogue(),
                 ),
                 "CatalogueWrapper",
             )

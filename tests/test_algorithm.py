@@ -232,4 +232,25 @@ def test_processing_options_become_the_backend_settings(backend_settings):
     assert (config.workers, config.memory_per_worker_mib) == (3, 512)
     assert config.scheduler_address == "tcp://127.0.0.1:8786"
     names = [s.name for s in ProcessingConfig.getSettings()["SITS"]]
-    assert names == [settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER]
+    assert names == [
+        settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", ["searchstac", "extracttimeseries", "extractcubes"])
+def test_the_default_catalogue_setting_is_the_algorithms_default(loaded_plugin, algorithm):
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    registry = QgsApplication.processingRegistry()
+    assert (
+        registry.createAlgorithmById(f"sits:{algorithm}")
+        .parameterDefinition("STAC_URL")
+        .defaultValue()
+        == "earth-search"
+    )
+    ProcessingConfig.setSettingValue(settings.CATALOGUE, "planetary-computer")
+    try:
+        fresh = registry.createAlgorithmById(f"sits:{algorithm}")
+        assert fresh.parameterDefinition("STAC_URL").defaultValue() == "planetary-computer"
+    finally:
+        ProcessingConfig.setSettingValue(settings.CATALOGUE, settings.DEFAULT_CATALOGUE)
