@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
@@ -12,13 +14,20 @@ ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
 
 
 class PluginMenu:
-    """A menu entry that opens the backend settings (Processing options > Providers)."""
+    """Menu entries: the backend settings (Processing options > Providers) and the
+    time-series dock (made on first use: it imports matplotlib)."""
 
     def __init__(self, iface) -> None:
         self.iface = iface
         self.settings_action: QAction | None = None
+        self.dock_action: QAction | None = None
+        self.dock: Any = None
 
     def add(self) -> None:
+        self.dock_action = QAction(QIcon(ICON_PATH), "Time-series plot", self.iface.mainWindow())
+        self.dock_action.setObjectName("sitsSeriesDockAction")
+        self.dock_action.triggered.connect(self.show_dock)
+        self.iface.addPluginToMenu(MENU_NAME, self.dock_action)
         self.settings_action = QAction(
             QIcon(ICON_PATH), "Backend settings…", self.iface.mainWindow()
         )
@@ -26,11 +35,30 @@ class PluginMenu:
         self.settings_action.triggered.connect(self.open_settings)
         self.iface.addPluginToMenu(MENU_NAME, self.settings_action)
 
+    def show_dock(self) -> Any:
+        """Show the time-series dock, following the active layer."""
+        if self.dock is None:
+            from .series_dock import SeriesDock
+
+            self.dock = SeriesDock(self.iface.mainWindow())
+            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.dock.show()
+        self.dock.set_layer(self.iface.activeLayer())
+        return self.dock
+
     def open_settings(self) -> None:
         """Open QGIS's options at the Processing page, where the backend is set."""
         self.iface.showOptionsDialog(self.iface.mainWindow(), "processingOptions")
 
     def remove(self) -> None:
+        if self.dock is not None:
+            self.iface.removeDockWidget(self.dock)
+            self.dock.deleteLater()
+            self.dock = None
+        if self.dock_action is not None:
+            self.iface.removePluginMenu(MENU_NAME, self.dock_action)
+            self.dock_action.deleteLater()
+            self.dock_action = None
         if self.settings_action is not None:
             self.iface.removePluginMenu(MENU_NAME, self.settings_action)
             self.settings_action.deleteLater()
