@@ -9,6 +9,13 @@ from .processing_provider.provider import SitsProvider
 from .ui.menu import PluginMenu
 
 
+def connection_settings() -> tuple:
+    """The backend settings and the default catalogue, as the algorithms read them."""
+    from .processing_provider.settings import backend_config, default_catalogue
+
+    return backend_config(), default_catalogue()
+
+
 class SitsPlugin:
     """Loaded by QGIS desktop (``initGui``) and by qgis_process (``initProcessing`` only)."""
 
@@ -29,7 +36,7 @@ class SitsPlugin:
         """Register the provider and add the plugin's menu entries."""
         self.initProcessing()
         if self.iface is not None:
-            self.menu = PluginMenu(self.iface)
+            self.menu = PluginMenu(self.iface, connection_settings)
             self.menu.add()
 
     def unload(self) -> None:

@@ -107,6 +107,10 @@ def test_classfactory_initgui_unload_with_an_iface(qgis_iface, loaded_plugin):
         assert plugin.menu.settings_action.text() == "Backend settings…"
         actions = qgis_iface.mainWindow().findChildren(QAction, "sitsBackendSettings")
         assert plugin.menu.settings_action in actions
+        assert plugin.menu.dock_action.text() == "Time-series plot"
+        test = plugin.menu.test_connections()  # the Processing settings reach the dialog
+        assert test.config.mode is BackendMode.PROCESSES and test.catalogue_text == "earth-search"
+        test.close()
         backend = get_backend(BackendConfig(mode=BackendMode.PROCESSES, workers=1))
         pids = backend.worker_pids()
         assert pids

@@ -17,9 +17,13 @@ class PluginMenu:
     """Menu entries: the backend settings (Processing options > Providers) and the
     time-series dock (made on first use: it imports matplotlib)."""
 
-    def __init__(self, iface) -> None:
+    def __init__(self, iface, connection_settings: Any = None) -> None:
+        """``connection_settings()`` gives the backend settings and the default
+        catalogue, for the connection test (the Processing settings' readers)."""
         self.iface = iface
+        self.connection_settings = connection_settings
         self.settings_action: QAction | None = None
+        self.test_action: QAction | None = None
         self.dock_action: QAction | None = None
         self.dock: Any = None
 
@@ -28,6 +32,11 @@ class PluginMenu:
         self.dock_action.setObjectName("sitsSeriesDockAction")
         self.dock_action.triggered.connect(self.show_dock)
         self.iface.addPluginToMenu(MENU_NAME, self.dock_action)
+        if self.connection_settings is not None:
+            self.test_action = QAction("Test the connections…", self.iface.mainWindow())
+            self.test_action.setObjectName("sitsConnectionTest")
+            self.test_action.triggered.connect(self.test_connections)
+            self.iface.addPluginToMenu(MENU_NAME, self.test_action)
         self.settings_action = QAction(
             QIcon(ICON_PATH), "Backend settings…", self.iface.mainWindow()
         )
@@ -46,6 +55,15 @@ class PluginMenu:
         self.dock.set_layer(self.iface.activeLayer())
         return self.dock
 
+    def test_connections(self) -> Any:
+        """Open the connection test with the current settings."""
+        from .connection_test import ConnectionTestDialog
+
+        config, catalogue = self.connection_settings()
+        dialog = ConnectionTestDialog(config, catalogue, self.iface.mainWindow())
+        dialog.show()
+        return dialog
+
     def open_settings(self) -> None:
         """Open QGIS's options at the Processing page, where the backend is set."""
         self.iface.showOptionsDialog(self.iface.mainWindow(), "processingOptions")
@@ -55,10 +73,11 @@ class PluginMenu:
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
             self.dock = None
-        if self.dock_action is not None:
-            self.iface.removePluginMenu(MENU_NAME, self.dock_action)
-            self.dock_action.deleteLater()
-            self.dock_action = None
+        for action in (self.dock_action, self.test_action):
+            if action is not None:
+                self.iface.removePluginMenu(MENU_NAME, action)
+                action.deleteLater()
+        self.dock_action = self.test_action = None
         if self.settings_action is not None:
             self.iface.removePluginMenu(MENU_NAME, self.settings_action)
             self.settings_action.deleteLater()

@@ -200,7 +200,7 @@ class IndicesWrapper(_ChecklistWrapper):
         ]
 
 
-class _Fetcher:
+class Fetcher:
     """One JSON document at a time from the catalogue, in the background; a newer
     request replaces an unanswered one."""
 
@@ -273,7 +273,7 @@ class CollectionWrapper(_TextWrapper):
     collection_changed = pyqtSignal(str, str)  # catalogue address, collection id
 
     def rich_widget(self) -> QWidget:
-        self.fetcher = _Fetcher()
+        self.fetcher = Fetcher()
         self.api_url = ""
         widget = QWidget()
         layout = QVBoxLayout(widget)
@@ -342,7 +342,7 @@ class BandsWrapper(_ChecklistWrapper):
     name and resolution, read from its ``item_assets`` in the background."""
 
     def rich_widget(self) -> QWidget:
-        self.fetcher = _Fetcher()
+        self.fetcher = Fetcher()
         return super().rich_widget()
 
     def postInitialize(self, wrappers: Sequence[Any]) -> None:
