@@ -351,15 +351,20 @@ def test_the_dialog_refuses_invalid_combinations_before_running(
         assert ok, said
 
 
-def test_qgis_process_writes_the_csv_table(qgis_process, sample_stac, tmp_path) -> None:
-    served, _ = sample_stac
-    points = tmp_path / "points.geojson"
+def sites_geojson(path: Path) -> Path:
+    """The sample sites as a GeoJSON point file (for qgis_process), ids in ``name``."""
     features = [
         {"type": "Feature", "properties": {"name": s.name},
          "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]}}
         for s in SITES
     ]  # fmt: skip
-    points.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def test_qgis_process_writes_the_csv_table(qgis_process, sample_stac, tmp_path) -> None:
+    served, _ = sample_stac
+    points = sites_geojson(tmp_path / "points.geojson")
     table = tmp_path / "series.csv"
     done = qgis_process(
         "run", "sits:extracttimeseries", "--json", "--",
@@ -379,13 +384,7 @@ def test_the_example_model_runs_through_qgis_process(qgis_process, sample_stac, 
     """The shipped model (search, NDVI series, statistics per point) from the toolbox's
     SITS provider; its statistics equal those of its own series layer, per point."""
     served, _ = sample_stac
-    points = tmp_path / "points.geojson"
-    features = [
-        {"type": "Feature", "properties": {"name": s.name},
-         "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]}}
-        for s in SITES
-    ]  # fmt: skip
-    points.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    points = sites_geojson(tmp_path / "points.geojson")
     outputs = {name: tmp_path / f"{name}.gpkg" for name in ("footprints", "series", "statistics")}
     done = qgis_process(
         "run", "sits:Index statistics per point", "--json", "--",
