@@ -163,3 +163,38 @@ def test_the_batch_dialog_takes_plain_text(dialog_ready) -> None:
         assert row["BANDS"].value() == "B04,B08" and row["MASK_VALUES"].value() == "0,1,3,8,9,10"
     finally:
         dialog.close()
+
+
+def test_the_model_designer_links_the_parameters_to_model_inputs(dialog_ready) -> None:
+    """In the model designer the parameters keep QGIS's own widget: a value may be a
+    model input (here INDICES from a model's INDEX) as well as text (BANDS)."""
+    from processing.modeler.ModelerParametersDialog import ModelerParametersDialog
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterString,
+    )
+
+    model = QgsProcessingModelAlgorithm("test", "tests", "tests")
+    model.addModelParameter(
+        QgsProcessingParameterString("INDEX", "Index", "NDVI"), QgsProcessingModelParameter("INDEX")
+    )
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("sits:extracttimeseries")
+    dialog = ModelerParametersDialog(algorithm, model)
+    try:
+        found = dialog.widget.widget.wrappers
+        found["INDICES"].setValue(
+            QgsProcessingModelChildParameterSource.fromModelParameter("INDEX")
+        )
+        found["BANDS"].setValue("B04,B08")
+        child = dialog.createAlgorithm()
+        [indices] = child.parameterSources()["INDICES"]
+        assert indices.source() == QgsProcessingModelChildParameterSource.ModelParameter
+        assert indices.parameterName() == "INDEX"
+        [bands] = child.parameterSources()["BANDS"]
+        assert bands.staticValue() == "B04,B08"
+        [mask] = child.parameterSources()["MASK_VALUES"]
+        assert mask.staticValue() == "0,1,3,8,9,10"
+    finally:
+        dialog.close()

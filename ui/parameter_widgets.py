@@ -3,10 +3,11 @@ catalogue, its collections and their bands, the SCL classes and the index catalo
 
 Each parameter stays a text parameter (``red,nir``, ``0,1,3,8,9,10``), so batch cells,
 model inputs, ``processing.run`` and ``qgis_process`` take the same values; the widgets
-only help to write them. In the batch and model dialogs they fall back to a line of
-text. The catalogue's collections and bands are fetched in the background through
-QGIS's network manager (its proxy and SSL settings), so the dialog never freezes, and
-a catalogue that cannot be reached is said inline under the list.
+only help to write them. The batch dialog gets a line of text, the model designer
+QGIS's own widget (model inputs, outputs of other steps, expressions). The
+catalogue's collections and bands are fetched in the background through QGIS's
+network manager (its proxy and SSL settings), so the dialog never freezes, and a
+catalogue that cannot be reached is said inline under the list.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from processing.gui.wrappers import DIALOG_STANDARD, WidgetWrapper
-from qgis.core import QgsNetworkAccessManager
+from processing.gui.wrappers import DIALOG_MODELER, DIALOG_STANDARD, WidgetWrapper
+from qgis.core import QgsNetworkAccessManager, QgsProcessingModelChildParameterSource
+from qgis.gui import QgsGui
 from qgis.PyQt.QtCore import Qt, QUrl, pyqtSignal
 from qgis.PyQt.QtNetwork import QNetworkReply, QNetworkRequest
 from qgis.PyQt.QtWidgets import (
@@ -124,11 +126,19 @@ class NamesChecklist(QWidget):
 
 
 class _TextWrapper(WidgetWrapper):
-    """A widget in the algorithm dialog; a line of text in the batch and model dialogs
-    (their cells and model inputs hold text)."""
+    """A widget in the algorithm dialog; a line of text in the batch dialog (its cells
+    hold text); QGIS's own widget in the model designer, where the value may also be a
+    model input, another step's output or an expression."""
 
     def createWidget(self, **kwargs: Any) -> QWidget:
         self.line: QLineEdit | None = None
+        self.modeler: Any = None
+        if self.dialogType == DIALOG_MODELER:
+            self.modeler = QgsGui.processingGuiRegistry().createModelerParameterWidget(
+                self.dialog.model, self.dialog.childId, self.parameterDefinition(),
+                self.dialog.context,
+            )  # fmt: skip
+            return self.modeler
         if self.dialogType != DIALOG_STANDARD:
             self.line = QLineEdit()
             return self.line
@@ -138,13 +148,20 @@ class _TextWrapper(WidgetWrapper):
         raise NotImplementedError
 
     def setValue(self, value: Any) -> None:
+        if self.modeler is not None:
+            if not isinstance(value, QgsProcessingModelChildParameterSource):
+                value = QgsProcessingModelChildParameterSource.fromStaticValue(value)
+            self.modeler.setWidgetValue(value)
+            return
         text = "" if value is None else str(value)
         if self.line is not None:
             self.line.setText(text)
         else:
             self.set_rich_value(text)
 
-    def value(self) -> str:
+    def value(self) -> Any:
+        if self.modeler is not None:
+            return self.modeler.value()  # a source (or sources) of the model
         return self.line.text() if self.line is not None else self.rich_value()
 
     def set_rich_value(self, text: str) -> None:
