@@ -46,16 +46,16 @@ class ConnectionTestDialog(QDialog):
     def __init__(self, config: Any, catalogue_text: str, parent: QWidget | None = None) -> None:
         """``config``: the backend settings; ``catalogue_text``: the default catalogue."""
         super().__init__(parent)
-        self.setWindowTitle("SITS: test the connections")
+        self.setWindowTitle(self.tr("SITS: test the connections"))
         self.config = config
         self.catalogue_text = catalogue_text
         self.fetcher = Fetcher()
         self.task: QgsTask | None = None
         layout = QGridLayout(self)
         where = self.config.scheduler_address or self.config.mode.name.lower()
-        self.backend_button = QPushButton("Test the backend")
+        self.backend_button = QPushButton(self.tr("Test the backend"))
         self.backend_result = QLabel(f"Backend: {where}")
-        self.catalogue_button = QPushButton("Test the catalogue")
+        self.catalogue_button = QPushButton(self.tr("Test the catalogue"))
         self.catalogue_result = QLabel(f"Catalogue: {self.catalogue_text}")
         for label in (self.backend_result, self.catalogue_result):
             label.setWordWrap(True)
@@ -73,7 +73,7 @@ class ConnectionTestDialog(QDialog):
 
     def test_backend(self) -> None:
         """Run one task on the backend of the settings, in a background task."""
-        self.backend_result.setText("Starting the backend and running a test task…")
+        self.backend_result.setText(self.tr("Starting the backend and running a test task…"))
         self.backend_button.setEnabled(False)
         self.task = QgsTask.fromFunction(
             "SITS: test the backend", ping_workers, self.config, on_finished=self._backend_done

@@ -119,7 +119,8 @@ class SeriesDock(QgsDockWidget):
     """The dock: a time-series layer, the values to plot, the plot, and exports."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Time series", parent)
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Time series"))
         self.setObjectName("sitsSeriesDock")
         from matplotlib.backends.backend_qt5agg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
@@ -135,11 +136,11 @@ class SeriesDock(QgsDockWidget):
         self.figure = Figure(figsize=(6, 3.5), tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
         buttons = QHBoxLayout()
-        self.save_png = QPushButton("Save plot as PNG…")
-        self.save_csv = QPushButton("Save data as CSV…")
+        self.save_png = QPushButton(self.tr("Save plot as PNG…"))
+        self.save_csv = QPushButton(self.tr("Save data as CSV…"))
         buttons.addWidget(self.save_png)
         buttons.addWidget(self.save_csv)
-        for widget in (QLabel("Time-series layer"), self.layers, self.columns, self.hint):
+        for widget in (QLabel(self.tr("Time-series layer")), self.layers, self.columns, self.hint):
             layout.addWidget(widget)
         layout.addWidget(self.canvas, stretch=1)
         layout.addLayout(buttons)
@@ -204,11 +205,11 @@ class SeriesDock(QgsDockWidget):
                 )  # fmt: skip
             axes.set_ylabel(column)
         if self.layer is None:
-            self.hint.setText("Choose an output of Extract time series.")
+            self.hint.setText(self.tr("Choose an output of Extract time series."))
         elif not self.series:
-            self.hint.setText("Select features of the layer (on the map or in its table).")
+            self.hint.setText(self.tr("Select features of the layer (on the map or in its table)."))
         else:
-            self.hint.setText("Gaps are dates masked by clouds (or dropped).")
+            self.hint.setText(self.tr("Gaps are dates masked by clouds (or dropped)."))
             for axes in plots:
                 axes.legend(fontsize="small")
             self.figure.autofmt_xdate()
@@ -222,11 +223,15 @@ class SeriesDock(QgsDockWidget):
         write_csv(self.series, self.ticked_columns(), path)
 
     def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save plot", "", "PNG image (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Save plot"), "", self.tr("PNG image (*.png)")
+        )
         if path:
             self.export_png(path)
 
     def _ask_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save data", "", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Save data"), "", self.tr("CSV (*.csv)")
+        )
         if path:
             self.export_csv(path)
