@@ -23,6 +23,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
 
 from .base import engine_errors, help_text
+from .settings import http_settings
 from .timeseries_base import TimeSeriesAlgorithm
 
 HELP = help_text(
@@ -107,6 +108,7 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
                 area=search_area(self.envelopes(parameters, context)),
                 max_cloud=self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
                 headers=self.headers(parameters, context),
+                http=http_settings(),
             )
             result = search(request)
         fields = QgsFields()

@@ -7,8 +7,11 @@ backend is restarted when its settings differ (see ``sits_qgis.backend.session``
 from __future__ import annotations
 
 from processing.core.ProcessingConfig import ProcessingConfig, Setting
+from qgis.core import QgsProcessingException
 
 from sits_qgis.backend.config import BackendConfig, BackendMode, default_workers
+from sits_qgis.errors import SitsError
+from sits_qgis.stac.client import DEFAULT_HTTP, HttpSettings
 
 GROUP = "SITS"
 MODE = "SITS_BACKEND_MODE"
@@ -17,6 +20,8 @@ MEMORY = "SITS_BACKEND_MEMORY_MIB"
 SCHEDULER = "SITS_BACKEND_SCHEDULER"
 CATALOGUE = "SITS_DEFAULT_CATALOGUE"
 DEFAULT_CATALOGUE = "earth-search"
+HTTP_TIMEOUT = "SITS_HTTP_TIMEOUT"
+HTTP_RETRIES = "SITS_HTTP_RETRIES"
 
 #: (label shown in the options, engine mode), in the order the list shows them.
 MODES = (
@@ -53,6 +58,18 @@ def _settings() -> list[Setting]:
             DEFAULT_CATALOGUE,
             placeholder="earth-search, planetary-computer or https://...",
         ),
+        Setting(
+            GROUP,
+            HTTP_TIMEOUT,
+            "HTTP timeout in seconds (STAC API and image reads)",
+            DEFAULT_HTTP.timeout_s,
+        ),
+        Setting(
+            GROUP,
+            HTTP_RETRIES,
+            "HTTP retries after a failed request (STAC API and image reads)",
+            DEFAULT_HTTP.retries,
+        ),
     ]
 
 
@@ -65,7 +82,7 @@ def register() -> None:
 
 def unregister() -> None:
     """Remove the settings from the Processing options (plugin unload)."""
-    for name in (MODE, WORKERS, MEMORY, SCHEDULER, CATALOGUE):
+    for name in (MODE, WORKERS, MEMORY, SCHEDULER, CATALOGUE, HTTP_TIMEOUT, HTTP_RETRIES):
         ProcessingConfig.removeSetting(name)
 
 
@@ -83,3 +100,19 @@ def backend_config() -> BackendConfig:
 def default_catalogue() -> str:
     """The catalogue the time-series algorithms propose (their STAC_URL default)."""
     return str(ProcessingConfig.getSetting(CATALOGUE) or DEFAULT_CATALOGUE).strip()
+
+
+def http_settings() -> HttpSettings:
+    """The HTTP timeout and retries of the STAC API and of GDAL's image reads."""
+    timeout = ProcessingConfig.getSetting(HTTP_TIMEOUT)
+    retries = ProcessingConfig.getSetting(HTTP_RETRIES)
+    try:
+        return HttpSettings(
+            float(DEFAULT_HTTP.timeout_s if timeout in (None, "") else timeout),
+            int(DEFAULT_HTTP.retries if retries in (None, "") else retries),
+        )
+    except (SitsError, ValueError) as exc:
+        raise QgsProcessingException(
+            f"Processing options > Providers > SITS: {exc} Correct the HTTP settings there."
+        ) from None
+

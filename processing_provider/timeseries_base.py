@@ -30,7 +30,7 @@ from qgis.core import (
 )
 
 from .base import SitsAlgorithm
-from .settings import default_catalogue
+from .settings import default_catalogue, http_settings
 
 DEFAULT_START = "2023-01-01"
 DEFAULT_END = "2023-12-31"
@@ -333,6 +333,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             indices=split_list(self.parameterAsString(parameters, self.INDICES, context)),
             harmonize=self.parameterAsBoolean(parameters, self.HARMONIZE, context),
             headers=self.headers(parameters, context),
+            http=http_settings(),
         )
 
     def headers(self, parameters: dict[str, Any], context: Any) -> dict[str, str]:

@@ -46,15 +46,18 @@ def rustac() -> str:
 
 
 @contextmanager
-def _process(command: list[str], url: str, cwd: Path, log: Path) -> Iterator[None]:
-    """Start a server, wait until ``url`` answers, stop it on exit."""
+def _process(
+    command: list[str], url: str, cwd: Path, log: Path, answer_seconds: float = 0.0
+) -> Iterator[None]:
+    """Start a server, wait until ``url`` answers (each answer may take
+    ``answer_seconds`` more than the usual 2 s), stop it on exit."""
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:
             try:
-                urllib.request.urlopen(url, timeout=2).close()
+                urllib.request.urlopen(url, timeout=2 + answer_seconds).close()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -98,6 +101,7 @@ def serve_catalogue(
                 files_url + "/",
                 root,
                 root / "file_server.out",
+                answer_seconds=latency_ms / 1000,
             )
         )
         catalogue = make_catalogue(

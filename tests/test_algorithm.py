@@ -233,8 +233,27 @@ def test_processing_options_become_the_backend_settings(backend_settings):
     assert config.scheduler_address == "tcp://127.0.0.1:8786"
     names = [s.name for s in ProcessingConfig.getSettings()["SITS"]]
     assert names == [
-        settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE
+        settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE,
+        settings.HTTP_TIMEOUT, settings.HTTP_RETRIES,
     ]  # fmt: skip
+
+
+def test_http_settings_are_read_and_checked(backend_settings):
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    from sits_qgis.stac.client import HttpSettings
+
+    assert settings.http_settings() == HttpSettings(60.0, 4)
+    ProcessingConfig.setSettingValue(settings.HTTP_TIMEOUT, 15)
+    ProcessingConfig.setSettingValue(settings.HTTP_RETRIES, 2)
+    try:
+        assert settings.http_settings() == HttpSettings(15.0, 2)
+        ProcessingConfig.setSettingValue(settings.HTTP_TIMEOUT, 0)
+        with pytest.raises(QgsProcessingException, match="Providers > SITS: HTTP timeout 0 s"):
+            settings.http_settings()
+    finally:
+        ProcessingConfig.setSettingValue(settings.HTTP_TIMEOUT, 60)
+        ProcessingConfig.setSettingValue(settings.HTTP_RETRIES, 4)
 
 
 @pytest.mark.parametrize("algorithm", ["searchstac", "extracttimeseries", "extractcubes"])

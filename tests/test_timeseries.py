@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -439,6 +440,33 @@ def test_an_unreadable_file_makes_its_feature_an_error_and_the_others_go_on(
     assert f"cannot read asset 'red' of item {first['id']}" in failed.message
     assert "gone.tif" in failed.message
     assert all(len(outcomes[p.feature_id].rows) == len(DATES) for p in plan.features[1:])
+
+
+def test_a_store_slower_than_the_http_timeout_fails_its_features_quickly(
+    tmp_path_factory, sequential_backend
+) -> None:
+    """The HTTP settings reach GDAL: against a file server that answers after 2.5 s,
+    a 1 s timeout without retries fails each feature within seconds, saying why, where
+    the default 60 s would wait for every answer."""
+    from local_stac import serve_catalogue
+
+    from sits_qgis.stac.client import HttpSettings
+
+    root = tmp_path_factory.mktemp("slow")
+    with serve_catalogue(
+        root, SITES[:1], DATES[:2], conventions=("earth-search",), latency_ms=2500
+    ) as (served, _):
+        impatient = options(served.stac_urls["earth-search"], http=HttpSettings(1.0, 0))
+        table = TableOptions()
+        plan = plan_run(point_layer(SITES[:1]), impatient, 0.0, table_target(table))
+        assert plan.features[0].job.http == HttpSettings(1.0, 0)
+        started = time.monotonic()
+        [outcome] = list(run_table(plan, table, sequential_backend))
+        elapsed = time.monotonic() - started
+    assert outcome.status == "error" and not outcome.rows
+    assert "cannot read asset" in outcome.message
+    assert "no answer from the server within 1 s, after 0 retries" in outcome.message
+    assert elapsed < 15
 
 
 def test_points_sharing_images_open_each_file_once_and_get_their_own_pixels(stac) -> None:

@@ -155,3 +155,19 @@ def test_file_grids_are_read_from_the_file_when_the_catalogue_declares_no_crs(tm
     assert [grid_crs(e, undeclared) for e in (32631, 32632, 32631)] == [32631, 32632, 32631]
     declared = {e: {"assets": {"red": {}}, "properties": {"proj:epsg": e}} for e in paths}
     assert [grid_crs(e, declared[e]) for e in (32631, 32632, 32631)] == [32631, 32632, 32631]
+
+
+def test_http_settings_reach_gdal_and_the_api_client() -> None:
+    from sits_qgis.stac.client import HttpSettings, retry_policy
+    from sits_qgis.timeseries.load import gdal_options
+
+    options = gdal_options({"Authorization": "Basic x"}, HttpSettings(5.0, 1))
+    assert (options["GDAL_HTTP_TIMEOUT"], options["GDAL_HTTP_MAX_RETRY"]) == ("5", "1")
+    assert options["GDAL_HTTP_HEADERS"] == "Authorization: Basic x"
+    assert HttpSettings(5.0, 1).api_timeout == (5.0, 5.0)
+    assert HttpSettings(120.0, 1).api_timeout == (10.0, 120.0)
+    assert retry_policy(2).total == 2
+    with pytest.raises(SitsError, match="at least 1 second"):
+        HttpSettings(0.5, 1)
+    with pytest.raises(SitsError, match="retries 0 or more"):
+        HttpSettings(30.0, -1)

@@ -9,24 +9,49 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SitsError
 from .catalogues import Catalogue
 
-#: Seconds to connect and to wait for each answer of the STAC API.
-API_TIMEOUT = (10.0, 60.0)
-#: Attempts after the first one for a failed or throttled API request (backoff 0.5 s,
-#: 1 s, 2 s, 4 s).
-API_RETRIES = 4
+#: Seconds to wait for a connection, at most (the answer may take ``timeout_s``).
+CONNECT_TIMEOUT = 10.0
 
 
-def retry_policy() -> Any:
+@dataclass(frozen=True)
+class HttpSettings:
+    """How long to wait for an answer, and how often to try again, for the STAC API and
+    for GDAL's image reads (QGIS's Processing options set them)."""
+
+    timeout_s: float = 60.0
+    #: attempts after the first one (backoff 0.5 s, 1 s, 2 s, 4 s... for the API)
+    retries: int = 4
+
+    def __post_init__(self) -> None:
+        if self.timeout_s < 1 or self.retries < 0:
+            raise SitsError(
+                f"HTTP timeout {self.timeout_s:g} s and retries {self.retries}: the timeout"
+                " must be at least 1 second and the retries 0 or more.",
+                "HTTP settings",
+            )
+
+    @property
+    def api_timeout(self) -> tuple[float, float]:
+        """requests' (connect, read) timeouts."""
+        return min(CONNECT_TIMEOUT, self.timeout_s), self.timeout_s
+
+
+#: The settings when none are given (immutable, so one instance serves everyone).
+DEFAULT_HTTP = HttpSettings()
+
+
+def retry_policy(retries: int) -> Any:
     """urllib3 retries with exponential backoff, also for throttling and server errors."""
     from urllib3.util.retry import Retry
 
     return Retry(
-        total=API_RETRIES,
+        total=retries,
         backoff_factor=0.5,
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=None,
@@ -94,6 +119,7 @@ def open_catalogue(
     headers: Mapping[str, str] | None = None,
     parameter: str = "STAC_URL",
     counter: RequestCounter | None = None,
+    http: HttpSettings = DEFAULT_HTTP,
 ) -> Any:
     """A ``pystac_client.Client`` for ``catalogue``, checked to be a searchable STAC API."""
     import pystac_client
@@ -103,8 +129,8 @@ def open_catalogue(
 
     stac_io = StacApiIO(
         headers=dict(headers or {}),
-        timeout=API_TIMEOUT,
-        max_retries=retry_policy(),
+        timeout=http.api_timeout,
+        max_retries=retry_policy(http.retries),
         request_modifier=counter,
     )
     where = f"the STAC API at {catalogue.url}"
@@ -115,7 +141,7 @@ def open_catalogue(
             modifier=asset_signer(catalogue),
             request_modifier=counter,
             stac_io=stac_io,
-            timeout=API_TIMEOUT,
+            timeout=http.api_timeout,
         )
     except SitsError:
         raise

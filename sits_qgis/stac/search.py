@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import SitsError
 from .bands import AssetBand, asset_bands
 from .catalogues import Catalogue
-from .client import RequestCounter, open_catalogue
+from .client import DEFAULT_HTTP, HttpSettings, RequestCounter, open_catalogue
 
 #: Size of the cells feature envelopes are snapped to before they are merged into the
 #: search geometry: keeps the request small for layers of many points.
@@ -42,6 +42,7 @@ class SearchRequest:
     area: Any
     max_cloud: float = 100.0
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    http: HttpSettings = DEFAULT_HTTP
 
 
 @dataclass
@@ -149,7 +150,7 @@ def search(request: SearchRequest) -> SearchResult:
     import shapely
 
     counter = RequestCounter()
-    client = open_catalogue(request.catalogue, request.headers, counter=counter)
+    client = open_catalogue(request.catalogue, request.headers, counter=counter, http=request.http)
     collection = get_collection(client, request.collection)
     first, last = date_range(request.start, request.end)
     extra, cloud_filter = _cloud_arguments(client, request.max_cloud)

@@ -204,6 +204,7 @@ def plan_run(
             area=area,
             max_cloud=options.max_cloud,
             headers=options.headers,
+            http=options.http,
         )
     )
     spec = build_spec(options, result.bands)
@@ -237,8 +238,9 @@ def plan_run(
             plan.features.append(Planned(feature_id, problem=(STATUS_ERROR, str(exc))))
             continue
         job = FeatureJob(
-            feature_id, centre.x, centre.y, tuple(items), target, assets, dict(options.headers)
-        )
+            feature_id, centre.x, centre.y, tuple(items), target, assets, dict(options.headers),
+            options.http,
+        )  # fmt: skip
         plan.features.append(Planned(feature_id, job=job, geometry=p.geometry))
     return plan
 

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..stac.client import DEFAULT_HTTP, HttpSettings
 from .grid import Target, declared_crs, zone_pixels
 from .problems import FeatureProblem, problem_message
 from .resample import GridKey, grid_key, pixel_map
@@ -40,9 +41,7 @@ T = TypeVar("T")
 GDAL_HTTP_OPTIONS: dict[str, str] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.jp2",
-    "GDAL_HTTP_MAX_RETRY": "5",
     "GDAL_HTTP_RETRY_DELAY": "0.5",
-    "GDAL_HTTP_TIMEOUT": "60",
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "NO",
@@ -78,6 +77,7 @@ class FeatureJob:
     target: Target
     assets: tuple[str, ...]
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    http: HttpSettings = DEFAULT_HTTP
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,11 @@ class _Read:
     dtype: np.dtype
 
 
-def gdal_options(headers: Mapping[str, str]) -> dict[str, str]:
+def gdal_options(headers: Mapping[str, str], http: HttpSettings) -> dict[str, str]:
     """GDAL's HTTP settings, with the catalogue's credential headers when there are any."""
     options = dict(GDAL_HTTP_OPTIONS)
+    options["GDAL_HTTP_TIMEOUT"] = str(max(1, round(http.timeout_s)))  # whole seconds
+    options["GDAL_HTTP_MAX_RETRY"] = str(http.retries)
     if headers:
         options["GDAL_HTTP_HEADERS"] = "\r\n".join(f"{k}: {v}" for k, v in headers.items())
     return options
@@ -214,8 +216,23 @@ def _read_asset(
             reason = gdal.GetLastErrorMsg()
         dataset = None  # closes the file
     if read is None:
-        raise FeatureProblem(f"cannot read asset '{asset}' of item {item['id']} ({href}): {reason}")
+        raise FeatureProblem(
+            f"cannot read asset '{asset}' of item {item['id']} ({href}): {_said(reason, options)}"
+        )
     return read
+
+
+def _said(reason: str, options: Mapping[str, str]) -> str:
+    """GDAL's reason in the user's terms: its "HTTP response code ...: 0" means that no
+    answer came at all (a timeout, or no connection)."""
+    if "HTTP response code" in reason and reason.rstrip().endswith(": 0"):
+        return (
+            f"no answer from the server within {options['GDAL_HTTP_TIMEOUT']} s, after"
+            f" {options['GDAL_HTTP_MAX_RETRY']} retries (it timed out or refused the"
+            " connection; the HTTP timeout and retries are in Processing options >"
+            " Providers > SITS)"
+        )
+    return reason
 
 
 def _read_dataset(
@@ -290,7 +307,7 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
         )
         for job in jobs
     ]
-    options = gdal_options(first.headers)
+    options = gdal_options(first.headers, first.http)
     layouts = [group_by_solar_day(job.items, job.lon) for job in jobs]
     items, assets = list(first.items), list(first.assets)
     reads: dict[tuple[str, str], _Read] = {}

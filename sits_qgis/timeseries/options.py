@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date
 
+from ..stac.client import DEFAULT_HTTP, HttpSettings
+
 #: Sentinel-2 L2A scene classes masked by default: no data, saturated or defective,
 #: cloud shadow, cloud medium probability, cloud high probability, thin cirrus.
 DEFAULT_MASK_VALUES = (0, 1, 3, 8, 9, 10)
@@ -83,6 +85,7 @@ class SeriesOptions:
     indices: tuple[str, ...] = ()
     harmonize: bool = True
     headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    http: HttpSettings = DEFAULT_HTTP
 
     def provenance(self) -> dict[str, object]:
         """The options as written into outputs: everything except the credentials."""
