@@ -198,3 +198,21 @@ def test_the_model_designer_links_the_parameters_to_model_inputs(dialog_ready) -
         assert mask.staticValue() == "0,1,3,8,9,10"
     finally:
         dialog.close()
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    ["searchstac", "extracttimeseries", "extractcubes", "rasterfilter", "rasterstatistics",
+     "Index statistics per point"],
+)  # fmt: skip
+def test_every_dialog_opens_with_a_widget_for_every_parameter(dialog_ready, algorithm) -> None:
+    found = QgsApplication.processingRegistry().createAlgorithmById(f"sits:{algorithm}")
+    dialog = open_dialog(f"sits:{algorithm}")
+    try:
+        shown = wrappers(dialog)
+        for parameter in found.parameterDefinitions():
+            if not parameter.flags() & parameter.FlagHidden:
+                assert parameter.name() in shown, parameter.name()
+        assert dialog.windowTitle() == found.displayName()
+    finally:
+        dialog.close()

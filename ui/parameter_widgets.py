@@ -60,7 +60,7 @@ class NamesChecklist(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.text = QLineEdit()
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search…")
+        self.search.setPlaceholderText(self.tr("Search…"))
         self.search.setVisible(searchable)
         self.list = QListWidget()
         self.list.setMaximumHeight(150)
@@ -268,7 +268,7 @@ class CatalogueWrapper(_TextWrapper):
         for key, catalogue in PRESETS.items():
             self.combo.addItem(f"{catalogue.title} ({key})", key)
             self.combo.setItemData(self.combo.count() - 1, catalogue.url, Qt.ToolTipRole)
-        self.combo.lineEdit().setPlaceholderText("or the URL of a STAC API")
+        self.combo.lineEdit().setPlaceholderText(self.tr("or the URL of a STAC API"))
         self.combo.currentTextChanged.connect(lambda _: self.catalogue_changed.emit(self.value()))
         return self.combo
 
@@ -316,9 +316,9 @@ class CollectionWrapper(_TextWrapper):
             self.api_url = resolve_catalogue(catalogue_text).url
         except SitsError as exc:
             self.fetcher.cancel()
-            self._say(f"Catalogue: {exc}")
+            self._say(self.tr("Catalogue: {}").format(exc))
             return
-        self._say(f"Listing the collections of {self.api_url}…")
+        self._say(self.tr("Listing the collections of {}…").format(self.api_url))
         self.fetcher.get(f"{self.api_url}/collections", self._listed, self._failed)
 
     def _listed(self, document: Any) -> None:
@@ -333,11 +333,11 @@ class CollectionWrapper(_TextWrapper):
             )
         self.combo.setEditText(current)
         self.combo.blockSignals(False)
-        self._say("" if collections else f"{self.api_url} lists no collection.")
+        self._say("" if collections else self.tr("{} lists no collection.").format(self.api_url))
         self._changed(current)
 
     def _failed(self, reason: str) -> None:
-        self._say(f"Cannot list the collections of {self.api_url}: {reason}")
+        self._say(self.tr("Cannot list the collections of {}: {}").format(self.api_url, reason))
 
     def _say(self, message: str) -> None:
         self.status.setText(message)
@@ -368,11 +368,13 @@ class BandsWrapper(_ChecklistWrapper):
             collection.collection_changed.connect(self.list_bands)
 
     def list_bands(self, api_url: str, collection: str) -> None:
-        self.checklist.say(f"Reading the bands of {collection}…")
+        self.checklist.say(self.tr("Reading the bands of {}…").format(collection))
         self.fetcher.get(
             f"{api_url}/collections/{collection}",
             lambda document: self._listed(collection, document),
-            lambda reason: self.checklist.say(f"Cannot read the bands of {collection}: {reason}"),
+            lambda reason: self.checklist.say(
+                self.tr("Cannot read the bands of {}: {}").format(collection, reason)
+            ),
         )
 
     def _listed(self, collection: str, document: Any) -> None:
@@ -381,5 +383,7 @@ class BandsWrapper(_ChecklistWrapper):
             [(band.key, band.label, band.common_name or band.key) for band in bands.values()]
         )
         self.checklist.say(
-            "" if bands else f"{collection} describes no band (item_assets); type asset keys."
+            ""
+            if bands
+            else self.tr("{} describes no band (item_assets); type asset keys.").format(collection)
         )
