@@ -115,4 +115,3 @@ def http_settings() -> HttpSettings:
         raise QgsProcessingException(
             f"Processing options > Providers > SITS: {exc} Correct the HTTP settings there."
         ) from None
-
