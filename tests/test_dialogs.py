@@ -53,6 +53,15 @@ def open_dialog(algorithm_id: str, batch: bool = False):
     return dialog
 
 
+def discard(dialog) -> None:
+    """Close and delete a dialog now, as QGIS does, rather than at garbage collection."""
+    from qgis.PyQt import sip
+
+    dialog.close()
+    if not sip.isdeleted(dialog):
+        sip.delete(dialog)
+
+
 def wrappers(dialog) -> dict:
     return {name: wrapper for name, wrapper in dialog.mainWidget().wrappers.items()}
 
@@ -124,7 +133,7 @@ def test_the_extraction_dialog_reads_collections_and_bands_from_the_catalogue(
         assert set(parameters["BANDS"].split(",")) == {"red", "green", "nir"}
         assert parameters["MASK_VALUES"] == "0,1,3,8,9,10"
     finally:
-        dialog.close()
+        discard(dialog)
         QgsProject.instance().removeAllMapLayers()
 
 
@@ -146,7 +155,7 @@ def test_an_unreachable_catalogue_is_said_under_the_list_without_freezing(dialog
         )
         assert collection.value() == "sentinel-2-l2a"  # the typed value is kept
     finally:
-        dialog.close()
+        discard(dialog)
 
 
 def test_the_batch_dialog_takes_plain_text(dialog_ready) -> None:
@@ -162,7 +171,7 @@ def test_the_batch_dialog_takes_plain_text(dialog_ready) -> None:
         row["INDICES"].setValue("NDVI")
         assert row["BANDS"].value() == "B04,B08" and row["MASK_VALUES"].value() == "0,1,3,8,9,10"
     finally:
-        dialog.close()
+        discard(dialog)
 
 
 def test_the_model_designer_links_the_parameters_to_model_inputs(dialog_ready) -> None:
@@ -197,7 +206,29 @@ def test_the_model_designer_links_the_parameters_to_model_inputs(dialog_ready) -
         [mask] = child.parameterSources()["MASK_VALUES"]
         assert mask.staticValue() == "0,1,3,8,9,10"
     finally:
-        dialog.close()
+        discard(dialog)
+
+
+def test_a_dialog_closed_while_the_catalogue_is_silent_cancels_its_requests(dialog_ready) -> None:
+    """A catalogue that accepts the connection and never answers: the listings are
+    pending when the dialog goes, and must be cancelled with it (an answer arriving
+    later for its deleted widgets crashed QGIS)."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # never accepted, never answered
+    try:
+        dialog = open_dialog("sits:extracttimeseries")
+        found = wrappers(dialog)
+        found["STAC_URL"].setValue(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        fetcher = found["COLLECTION"].fetcher
+        assert fetcher.reply is not None  # waiting for the silent catalogue
+        discard(dialog)
+        assert fetcher.reply is None  # cancelled with the dialog's widgets
+        wait_until(lambda: False, 1.0)  # the cancelled reply's events run, harmlessly
+    finally:
+        silent.close()
 
 
 @pytest.mark.parametrize(
@@ -215,4 +246,4 @@ def test_every_dialog_opens_with_a_widget_for_every_parameter(dialog_ready, algo
                 assert parameter.name() in shown, parameter.name()
         assert dialog.windowTitle() == found.displayName()
     finally:
-        dialog.close()
+        discard(dialog)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import QgsApplication, QgsTask
+from qgis.PyQt import sip
 from qgis.PyQt.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -70,6 +71,8 @@ class ConnectionTestDialog(QDialog):
         self.resize(560, 160)
         self.backend_button.clicked.connect(self.test_backend)
         self.catalogue_button.clicked.connect(self.test_catalogue)
+        # answers after the dialog is gone must not reach its deleted labels
+        self.destroyed.connect(self.fetcher.cancel)
 
     def test_backend(self) -> None:
         """Run one task on the backend of the settings, in a background task."""
@@ -82,6 +85,9 @@ class ConnectionTestDialog(QDialog):
 
     def _backend_done(self, exception: Exception | None, result: str | None = None) -> None:
         from sits_qgis.backend.runner import describe_exception
+
+        if sip.isdeleted(self.backend_result):
+            return  # the dialog was closed before the task finished
 
         self.backend_button.setEnabled(True)
         self.backend_result.setText(

@@ -224,8 +224,9 @@ class Fetcher:
     def __init__(self) -> None:
         self.reply: QNetworkReply | None = None
 
-    def cancel(self) -> None:
-        """Forget the unanswered request, if any (its answer will be ignored)."""
+    def cancel(self, *_: Any) -> None:
+        """Forget the unanswered request, if any (its answer will be ignored); also a
+        slot for ``destroyed``, whose argument it ignores."""
         pending, self.reply = self.reply, None
         if pending is not None:
             pending.abort()
@@ -303,6 +304,8 @@ class CollectionWrapper(_TextWrapper):
         layout.addWidget(self.combo)
         layout.addWidget(self.status)
         self.combo.currentTextChanged.connect(self._changed)
+        # an answer after the dialog is gone must not reach its deleted widgets
+        widget.destroyed.connect(self.fetcher.cancel)
         return widget
 
     def postInitialize(self, wrappers: Sequence[Any]) -> None:
@@ -360,7 +363,10 @@ class BandsWrapper(_ChecklistWrapper):
 
     def rich_widget(self) -> QWidget:
         self.fetcher = Fetcher()
-        return super().rich_widget()
+        widget = super().rich_widget()
+        # an answer after the dialog is gone must not reach its deleted widgets
+        widget.destroyed.connect(self.fetcher.cancel)
+        return widget
 
     def postInitialize(self, wrappers: Sequence[Any]) -> None:
         collection = self.sibling(wrappers, "COLLECTION")
