@@ -29,7 +29,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from .base import SitsAlgorithm
+from .base import SitsAlgorithm, engine_errors
 from .settings import default_catalogue, http_settings
 
 DEFAULT_START = "2023-01-01"
@@ -245,59 +245,26 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
         return (False, problem) if problem else (True, "")
 
     def combination_problem(self, parameters: dict[str, Any], context: Any) -> str:
-        """The first invalid combination of parameter values, or an empty string."""
-        start, end = (
-            self.parameterAsDateTime(parameters, name, context).date()
-            for name in (self.START_DATE, self.END_DATE)
-        )
-        if start.isValid() and end.isValid() and end < start:
-            return (
-                f"END_DATE: the end date ({end.toString('yyyy-MM-dd')}) is before the start"
-                f" date ({start.toString('yyyy-MM-dd')}); swap them or move one."
-            )
-        if self.parameterDefinition(self.MASK_BAND) is None:
-            return ""  # the search: no series parameters
-        return self.series_problem(parameters, context)
-
-    def series_problem(self, parameters: dict[str, Any], context: Any) -> str:
-        """Invalid combinations of the series parameters (bands, mask, CRS, indices)."""
-        from qgis.core import QgsCoordinateReferenceSystem
-
-        bands = split_list(self.parameterAsString(parameters, self.BANDS, context))
-        indices = split_list(self.parameterAsString(parameters, self.INDICES, context))
-        if not bands and not indices:
-            return "BANDS: give at least one band (e.g. red,nir) or an index in INDICES."
-        mask_band = self.parameterAsString(parameters, self.MASK_BAND, context).strip()
+        """The first invalid combination of parameter values, or an empty string: the
+        engine's own whole-run checks (they need no network), run before starting."""
         try:
-            classes = mask_values(self.parameterAsString(parameters, self.MASK_VALUES, context))
+            with engine_errors():
+                if self.parameterDefinition(self.MASK_BAND) is None:  # the search
+                    from sits_qgis.stac import check_dates
+
+                    check_dates(*self.dates(parameters, context))
+                    return ""
+                from sits_qgis.timeseries.extract import check_options
+
+                options = self.series_options(parameters, context)
+                check_options(options)
         except QgsProcessingException as exc:
             return str(exc)
-        if classes and not mask_band:
+        if options.mask_band and not options.mask_values:  # the engine would mask nothing
             return (
-                "MASK_BAND: MASK_VALUES lists classes to mask but no mask band is named;"
-                " name the band that holds them (scl for Sentinel-2) or clear MASK_VALUES."
+                f"MASK_VALUES: the mask band '{options.mask_band}' is named but no class of it"
+                " is masked; list the classes (e.g. 0,1,3,8,9,10) or clear MASK_BAND."
             )
-        if mask_band and not classes:
-            return (
-                f"MASK_VALUES: the mask band '{mask_band}' is named but no class of it is"
-                " masked; list the classes (e.g. 0,1,3,8,9,10) or clear MASK_BAND."
-            )
-        crs = self.parameterAsString(parameters, self.CRS, context).strip()
-        if crs and not QgsCoordinateReferenceSystem(crs).isValid():
-            return (
-                f"CRS: '{crs}' is not a coordinate reference system QGIS knows; give it as"
-                " EPSG:code (e.g. EPSG:3035) or leave it empty for the images' own."
-            )
-        if indices:
-            from sits_qgis.timeseries.indices import index_names
-
-            known = {name.lower() for name in index_names()}
-            unknown = [name for name in indices if name.lower() not in known]
-            if unknown:
-                return (
-                    f"INDICES: {', '.join(unknown)} is not in the Awesome Spectral Indices"
-                    " catalogue; use its names, e.g. NDVI, EVI, NDWI, NBR, SAVI."
-                )
         return ""
 
     # -- reading parameters -----------------------------------------------------------

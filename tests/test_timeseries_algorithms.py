@@ -226,7 +226,7 @@ def test_bad_parameters_are_named(loaded_plugin, sample_stac, tmp_path) -> None:
     served, _ = sample_stac
     url = served.stac_urls["earth-search"]
     cases = [
-        ({"END_DATE": "2021-01-01"}, "END_DATE: the end date (2021-01-01) is before"),
+        ({"END_DATE": "2021-01-01"}, "END_DATE: The end date 2021-01-01 is before"),
         ({"BANDS": "red,B99"}, "BANDS: Band 'B99' does not exist"),
         ({"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not a class number"),
         ({"STAC_URL": "http://127.0.0.1:9"}, "STAC_URL: Cannot reach"),
@@ -317,14 +317,15 @@ def test_cubes_load_as_temporal_mesh_layers(loaded_plugin, sample_stac, tmp_path
     ("algorithm", "change", "message"),
     [
         ("sits:searchstac", {"END_DATE": "2021-12-31"},
-         "END_DATE: the end date (2021-12-31) is before the start date (2022-01-01)"),
-        ("sits:extracttimeseries", {"END_DATE": "2021-12-31"}, "END_DATE: the end date"),
-        ("sits:extracttimeseries", {"MASK_BAND": ""}, "MASK_BAND: MASK_VALUES lists classes"),
+         "END_DATE: The end date 2021-12-31 is before the start date 2022-01-01."),
+        ("sits:extracttimeseries", {"END_DATE": "2021-12-31"}, "END_DATE: The end date"),
+        ("sits:extracttimeseries", {"MASK_BAND": ""}, "MASK_BAND: MASK_VALUES are given"),
         ("sits:extracttimeseries", {"MASK_VALUES": ""}, "MASK_VALUES: the mask band 'scl'"),
         ("sits:extracttimeseries", {"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not"),
-        ("sits:extracttimeseries", {"BANDS": " , "}, "BANDS: give at least one band"),
+        ("sits:extracttimeseries", {"BANDS": " , "}, "BANDS: Give at least one band"),
         ("sits:extracttimeseries", {"CRS": "EPSG:99999999"}, "CRS: 'EPSG:99999999' is not"),
-        ("sits:extracttimeseries", {"INDICES": "ndvi,NOTANINDEX"}, "INDICES: NOTANINDEX is not"),
+        ("sits:extracttimeseries", {"INDICES": "ndvi,NOTANINDEX"},
+         "INDICES: Unknown spectral index 'NOTANINDEX'"),
         ("sits:extractcubes", {"MODE": 1, "PATCH_X": 0}, "PATCH_X: the patch mode needs"),
         ("sits:extractcubes", {"MODE": 1, "PATCH_Y": 0}, "PATCH_Y: the patch mode needs"),
         ("sits:extractcubes", {"MODE": 0, "PATCH_X": 0}, ""),  # image mode: sizes unused

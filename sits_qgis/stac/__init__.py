@@ -2,7 +2,14 @@
 
 from .bands import AssetBand, asset_bands, resolve_bands
 from .catalogues import DEFAULT_COLLECTION, PRESETS, Catalogue, resolve_catalogue
-from .search import SearchRequest, SearchResult, item_datetime, search, search_area
+from .search import (
+    SearchRequest,
+    SearchResult,
+    check_dates,
+    item_datetime,
+    search,
+    search_area,
+)
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -12,6 +19,7 @@ __all__ = [
     "SearchRequest",
     "SearchResult",
     "asset_bands",
+    "check_dates",
     "item_datetime",
     "resolve_bands",
     "resolve_catalogue",

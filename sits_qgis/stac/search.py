@@ -140,13 +140,15 @@ def get_collection(client: Any, collection: str) -> dict[str, Any]:
         ) from None
 
 
+def check_dates(start: date, end: date) -> None:
+    """The date range must run forwards."""
+    if end < start:
+        raise SitsError(f"The end date {end} is before the start date {start}.", "END_DATE")
+
+
 def search(request: SearchRequest) -> SearchResult:
     """Run the one search of a run and return the items that pass every filter."""
-    if request.end < request.start:
-        raise SitsError(
-            f"The end date {request.end} is before the start date {request.start}.",
-            "END_DATE",
-        )
+    check_dates(request.start, request.end)
     import shapely
 
     counter = RequestCounter()

@@ -23,6 +23,7 @@ from ..stac import (
     AssetBand,
     SearchRequest,
     SearchResult,
+    check_dates,
     resolve_bands,
     resolve_catalogue,
     search,
@@ -40,7 +41,7 @@ from .grid import (
     pixel_target,
     to_grid_crs,
 )
-from .indices import DEFAULT_REFLECTANCE_SCALE, plan_indices
+from .indices import DEFAULT_REFLECTANCE_SCALE, catalogue_name, plan_indices
 from .load import FeatureJob
 from .options import CubeMode, CubeOptions, SeriesOptions, TableOptions
 from .series import SeriesSpec, assets_to_load
@@ -106,11 +107,9 @@ class RunPlan:
 
 
 def check_options(options: SeriesOptions) -> None:
-    """Whole-run mistakes, each naming its parameter."""
-    if options.end < options.start:
-        raise SitsError(
-            f"The end date {options.end} is before the start date {options.start}.", "END_DATE"
-        )
+    """Whole-run mistakes, each naming its parameter; found without the network, so the
+    Processing dialog runs this check before it starts."""
+    check_dates(options.start, options.end)
     if not options.bands and not options.indices:
         raise SitsError("Give at least one band (e.g. red,nir) or one index.", "BANDS")
     if not 0 <= options.max_masked <= 1:
@@ -126,6 +125,8 @@ def check_options(options: SeriesOptions) -> None:
             "MASK_BAND",
         )
     check_crs(options.crs)
+    for name in options.indices:
+        catalogue_name(name)
 
 
 def _envelope(placed: PlacedFeature, buffer: float) -> tuple[float, float, float, float]:

@@ -29,16 +29,12 @@ class IndexPlan:
     constants: dict[str, float]
 
 
-def index_names() -> list[str]:
-    """Every index of the catalogue, sorted (for forms and checks)."""
+def catalogue_name(name: str) -> str:
+    """The catalogue's spelling of an index name; a clear error for an unknown one."""
     import spyndex
 
-    return sorted(spyndex.indices, key=str.lower)
-
-
-def _catalogue_name(name: str) -> str:
     wanted = name.strip()
-    for known in index_names():
+    for known in spyndex.indices:
         if known.lower() == wanted.lower():
             return known
     raise SitsError(
@@ -56,7 +52,7 @@ def plan_indices(names: Iterable[str], bands: Mapping[str, AssetBand]) -> list[I
     by_common = {alias: b.key for b in bands.values() for alias in b.aliases}
     plans = []
     for name in names:
-        index = spyndex.indices[_catalogue_name(name)]
+        index = spyndex.indices[catalogue_name(name)]
         feeds, constants, missing = {}, {}, []
         for symbol in index.bands:
             if symbol in spyndex.constants:
