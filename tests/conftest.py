@@ -215,3 +215,11 @@ def sample_stac(tmp_path_factory):
     """A real STAC API per convention and a Range file server on 127.0.0.1."""
     with serve_catalogue(tmp_path_factory.mktemp("catalogue"), SITES, DATES) as served:
         yield served
+
+
+def layers_loaded_from(path: Path) -> list:
+    """The project's layers read from ``path`` (a GeoPackage's layers add ``|layername=``)."""
+    from qgis.core import QgsProject
+
+    layers = QgsProject.instance().mapLayers().values()
+    return [layer for layer in layers if layer.source().startswith(str(path))]

@@ -6,7 +6,13 @@ import time
 
 import numpy as np
 import pytest
-from conftest import assert_matches_numpy, numpy_statistics, valid_values, write_raster
+from conftest import (
+    assert_matches_numpy,
+    layers_loaded_from,
+    numpy_statistics,
+    valid_values,
+    write_raster,
+)
 from qgis.core import (
     QgsApplication,
     QgsProcessingAlgRunnerTask,
@@ -81,9 +87,7 @@ def test_loaded_tile_layer_is_coloured_by_the_tile_mean(dem, tmp_path, backend_s
         ALG, {"INPUT": str(path), "BAND": 1, "CHUNK_SIZE": 128, "OUTPUT_TILES": str(tiles)}
     )
     project = QgsProject.instance()
-    loaded = [
-        layer for layer in project.mapLayers().values() if layer.source().startswith(str(tiles))
-    ]
+    loaded = layers_loaded_from(tiles)
     try:
         assert len(loaded) == 1
         renderer = loaded[0].renderer()

@@ -12,7 +12,7 @@ import numpy as np
 import processing
 import pytest
 import xarray as xr
-from conftest import DATES, SHARED_DATA, SITES
+from conftest import DATES, SHARED_DATA, SITES, layers_loaded_from
 from local_stac import serve_catalogue
 from qgis.core import (
     NULL,
@@ -263,9 +263,7 @@ def test_the_series_layer_loads_as_a_temporal_layer_coloured_by_the_index(
         feedback=QgsProcessingFeedback(),
     )
     project = QgsProject.instance()
-    loaded = [
-        layer for layer in project.mapLayers().values() if layer.source().startswith(str(out))
-    ]
+    loaded = layers_loaded_from(out)
     try:
         assert len(loaded) == 1
         temporal = loaded[0].temporalProperties()
