@@ -11,8 +11,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := qgis python3-qgis qgis-providers python3-venv python3-gdal gdal-bin \
 	xvfb xauth git make
 TEST_ENV := QT_QPA_PLATFORM=offscreen
+# The engine's own isolated environment: its hashed lock, and the wheels for offline installs.
+ENGINE_LOCK := sits_qgis/environment/engine.lock
+WHEELHOUSE := dist/wheelhouse
 
-.PHONY: setup demo test lint package bench screenshots lock clean
+.PHONY: setup demo test lint package bench screenshots lock wheelhouse clean
 
 setup: $(STAMP)
 
@@ -57,6 +60,21 @@ lock: setup
 	  echo "# Regenerate: make lock (after changing requirements.in)."; \
 	  $(PY) -m pip freeze --path $(VENV)/lib/python3.11/site-packages | grep -v -e '^-e' -e '^sits'; \
 	} > requirements.lock
+
+# Every wheel of the engine's lock for this machine's platform and Python, into
+# dist/wheelhouse, for an offline install of the engine's environment:
+#   pip install --no-index --find-links dist/wheelhouse --require-hashes -r sits_qgis/environment/engine.lock
+# Debian's pip, or a throw-away venv's where python3-pip is missing; wheels already there are kept.
+wheelhouse:
+	@pip="/usr/bin/python3 -m pip"; tmp=; \
+	if ! $$pip --version >/dev/null 2>&1; then \
+		tmp=$$(mktemp -d) && /usr/bin/python3 -m venv $$tmp/venv && pip=$$tmp/venv/bin/pip; \
+	fi; \
+	$$pip download -q --disable-pip-version-check --require-hashes --only-binary=:all: \
+		-r $(ENGINE_LOCK) -d $(WHEELHOUSE); rc=$$?; \
+	[ -z "$$tmp" ] || rm -rf "$$tmp"; \
+	[ $$rc = 0 ] && echo "$(WHEELHOUSE): $$(ls $(WHEELHOUSE) | wc -l) wheels, $$(du -sh $(WHEELHOUSE) | cut -f1)"; \
+	exit $$rc
 
 clean:
 	rm -rf dist demo-output .pytest_cache .ruff_cache

@@ -10,10 +10,19 @@ from .ui.menu import PluginMenu
 
 
 def connection_settings() -> tuple:
-    """The backend settings and the default catalogue, as the algorithms read them."""
-    from .processing_provider.settings import backend_config, default_catalogue
+    """The backend settings, the default catalogue and the engine's request function,
+    for the connection test."""
+    from .processing_provider import engine
+    from .processing_provider.settings import backend_settings, default_catalogue
 
-    return backend_config(), default_catalogue()
+    return backend_settings(), default_catalogue(), engine.call
+
+
+def engine_problem() -> str:
+    """Empty when the engine is set up, else the sentence that says how to set it up."""
+    from .processing_provider.engine import engine_ready
+
+    return engine_ready()
 
 
 class SitsPlugin:
@@ -36,8 +45,9 @@ class SitsPlugin:
         """Register the provider and add the plugin's menu entries."""
         self.initProcessing()
         if self.iface is not None:
-            self.menu = PluginMenu(self.iface, connection_settings)
+            self.menu = PluginMenu(self.iface, connection_settings, engine_problem)
             self.menu.add()
+            self.menu.offer_setup_once()
 
     def unload(self) -> None:
         """Remove everything the plugin added (the provider stops the worker processes)."""

@@ -1,14 +1,13 @@
 """What every algorithm of the provider shares: names, help, and running the engine.
 
-Algorithms stay thin: they read parameters, call the engine through ``run_engine``
-(which brings the backend from the settings, progress, cancel and user-facing errors),
-and declare outputs.
+Algorithms stay thin: they read parameters into one engine request (plain data), hand
+it to the engine process through ``run_engine`` (progress, cancel, log lines and
+user-facing errors come back), and declare outputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from qgis.core import (
@@ -20,7 +19,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
-from .settings import backend_config
+from sits_qgis.errors import Cancelled as EngineCancelled
+
+from . import engine
 
 HELP_URL = "https://github.com/sits-qgis/sits-qgis#{anchor}"
 
@@ -70,25 +71,20 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> SitsAlgorithm:
         return type(self)()
 
-    def start_engine_soon(self, warm_imports: Sequence[str]) -> None:
-        """Start the backend of the settings in the background while the algorithm
-        prepares its run (its workers importing ``warm_imports``); ``run_engine`` waits
-        for it and reports any error it met."""
-        with engine_errors():
-            from sits_qgis.backend import start_backend_soon
-
-            start_backend_soon(backend_config(), warm_imports)
-
-    def run_engine(self, feedback: QgsProcessingFeedback, call: Callable[..., Any]) -> Any:
-        """Run ``call(backend=..., progress=..., is_cancelled=...)`` with the backend of
-        the settings; engine errors become ``QgsProcessingException`` messages."""
-        with engine_errors():
-            from sits_qgis.backend import get_backend
-
-            backend = get_backend(backend_config())
-            return call(
-                backend=backend, progress=feedback.setProgress, is_cancelled=feedback.isCanceled
-            )
+    def run_engine(
+        self,
+        feedback: QgsProcessingFeedback,
+        op: str,
+        params: dict[str, Any],
+        on_event: Callable[[str, Any], None] | None = None,
+    ) -> Any:
+        """Run ``op`` in the engine process with the backend of the settings: progress
+        and log lines reach ``feedback``, streamed results ``on_event``; a cancel raises
+        ``Cancelled``, engine errors ``QgsProcessingException`` in the user's words."""
+        try:
+            return engine.call(op, params, feedback, on_event)
+        except EngineCancelled:
+            raise Cancelled() from None
 
 
 class TiledRasterAlgorithm(SitsAlgorithm):
@@ -104,7 +100,7 @@ class TiledRasterAlgorithm(SitsAlgorithm):
 
     def add_chunk_size_parameter(self) -> None:
         """CHUNK_SIZE, as every tiled algorithm takes it."""
-        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE
+        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE  # plain Python
 
         self.addParameter(
             QgsProcessingParameterNumber(
@@ -134,32 +130,3 @@ def raster_file(
             " reads raster files (GDAL layers). Save it as a GeoTIFF first."
         )
     return layer
-
-
-@contextmanager
-def engine_errors() -> Iterator[None]:
-    """Turn the engine's errors into messages for the Processing log, never a traceback.
-
-    A cancel raises ``Cancelled`` (callers return no outputs); a user error keeps its
-    words and names its parameter; anything unexpected is reported with its type.
-    """
-    from sits_qgis.errors import Cancelled as EngineCancelled
-    from sits_qgis.errors import SitsError
-
-    from .native_libraries import load_isolated
-
-    load_isolated()
-    try:
-        yield
-    except EngineCancelled:
-        raise Cancelled() from None
-    except SitsError as exc:
-        where = f"{exc.parameter}: " if exc.parameter else ""
-        raise QgsProcessingException(f"{where}{exc}") from None
-    except QgsProcessingException:
-        raise
-    except Exception as exc:  # a bug or an environment problem: say what, not where
-        raise QgsProcessingException(
-            f"Unexpected error ({type(exc).__name__}): {exc}. Please report it with the"
-            " Processing log."
-        ) from None

@@ -23,7 +23,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from .base import Cancelled, engine_errors, help_text
+from sits_qgis.choices import CUBE_MODES, labels, values
+
+from .base import Cancelled, help_text
 from .timeseries_base import TimeSeriesAlgorithm
 
 #: Cubes added to the project after a run (a run may write thousands).
@@ -73,7 +75,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             QgsProcessingParameterEnum(
                 self.MODE,
                 self.tr("Cube geometry"),
-                ["image (feature envelope)", "patch (fixed size)"],
+                [self.tr(label) for label in labels(CUBE_MODES)],
                 False,
                 1,
             )
@@ -121,10 +123,9 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
 
     def combination_problem(self, parameters: dict[str, Any], context: Any) -> str:
         """The shared checks, then patch sizes in patch mode."""
-        from sits_qgis.timeseries.options import CubeMode
-
         problem = super().combination_problem(parameters, context)
-        if problem or self.parameterAsEnum(parameters, self.MODE, context) != CubeMode.PATCH:
+        mode = values(CUBE_MODES)[self.parameterAsEnum(parameters, self.MODE, context)]
+        if problem or mode != "patch":
             return problem
         for name in (self.PATCH_X, self.PATCH_Y):
             if self.parameterAsInt(parameters, name, context) < 1:
@@ -135,29 +136,20 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         return ""
 
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
-        from sits_qgis.timeseries.extract import (
-            CUBE_WORKER_IMPORTS,
-            cube_target,
-            plan_run,
-            run_cubes,
-        )
-        from sits_qgis.timeseries.options import CubeMode, CubeOptions
-
         label_field = self.parameterAsString(parameters, self.LABEL_FIELD, context)
-        layer, geometries, labels = self.feature_layer(parameters, context, label_field)
-        options = self.series_options(parameters, context)
-        cube = CubeOptions(
-            folder=self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
-            mode=CubeMode(self.parameterAsEnum(parameters, self.MODE, context)),
-            patch_x=self.parameterAsInt(parameters, self.PATCH_X, context),
-            patch_y=self.parameterAsInt(parameters, self.PATCH_Y, context),
-            buffer=self.parameterAsDouble(parameters, self.BUFFER, context),
-            label_field=label_field,
-        )
-        self.start_engine_soon(CUBE_WORKER_IMPORTS)
-        with engine_errors():
-            plan = plan_run(layer, options, cube.buffer, cube_target(cube))
-        feedback.pushInfo(plan.search.summary())
+        layer, geometries, labels_by_id = self.feature_layer(parameters, context, label_field)
+        folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        request = {
+            "layer": layer,
+            "labels": labels_by_id,
+            "options": self.series_options(parameters, context),
+            "folder": folder,
+            "mode": self.parameterAsEnum(parameters, self.MODE, context),
+            "patch_x": self.parameterAsInt(parameters, self.PATCH_X, context),
+            "patch_y": self.parameterAsInt(parameters, self.PATCH_Y, context),
+            "buffer": self.parameterAsDouble(parameters, self.BUFFER, context),
+            "label_field": label_field,
+        }
         source = self.parameterAsSource(parameters, self.INPUT, context)
         fields = QgsFields()
         for name, kind in (
@@ -174,33 +166,34 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         )
         if sink is None:
             raise QgsProcessingException("OUTPUT_INDEX: the index layer cannot be created.")
-        total = max(len(plan.features), 1)
-        counts = {"done": 0, "failed": 0}
+        counts = {"done": 0, "failed": 0, "total": 1}
         written: list[tuple[str, str]] = []  # (feature id, file)
 
-        def run(backend: Any, progress: Any, is_cancelled: Any) -> None:
-            for outcome in run_cubes(plan, cube, backend, labels, is_cancelled):
-                counts["done"] += 1
-                status = outcome.status
-                if not outcome.path:
-                    counts["failed"] += 1
-                    status = f"{outcome.status}: {outcome.message}"
-                    feedback.pushWarning(f"Feature '{outcome.feature_id}': {status}")
-                else:
-                    written.append((outcome.feature_id, outcome.path))
-                feature = QgsFeature(fields)
-                feature.setAttributes(
-                    [outcome.feature_id, outcome.path or None, status, outcome.dates,
-                     outcome.shape[1], outcome.shape[0]]
-                )  # fmt: skip
-                geometry = geometries.get(outcome.feature_id)
-                if geometry is not None:
-                    feature.setGeometry(geometry)
-                sink.addFeature(feature, QgsFeatureSink.FastInsert)
-                progress(100.0 * counts["done"] / total)
+        def on_event(event: str, outcome: Any) -> None:
+            if event == "plan":
+                counts["total"] = max(outcome["features"], 1)
+                return
+            counts["done"] += 1
+            status = outcome["status"]
+            if not outcome["path"]:
+                counts["failed"] += 1
+                status = f"{outcome['status']}: {outcome['message']}"
+                feedback.pushWarning(f"Feature '{outcome['feature_id']}': {status}")
+            else:
+                written.append((outcome["feature_id"], outcome["path"]))
+            feature = QgsFeature(fields)
+            feature.setAttributes(
+                [outcome["feature_id"], outcome["path"] or None, status, outcome["dates"],
+                 outcome["width"], outcome["height"]]
+            )  # fmt: skip
+            geometry = geometries.get(outcome["feature_id"])
+            if geometry is not None:
+                feature.setGeometry(geometry)
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            feedback.setProgress(100.0 * counts["done"] / counts["total"])
 
         try:
-            self.run_engine(feedback, run)
+            self.run_engine(feedback, "extract_cubes", request, on_event)
         except Cancelled:
             raise QgsProcessingException(
                 "Cancelled: the cubes already written are complete; the others were not written."
@@ -208,7 +201,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         if self.parameterAsBoolean(parameters, self.LOAD_CUBES, context):
             load_cubes(sorted(written), context, feedback)
         return {
-            self.OUTPUT_FOLDER: cube.folder,
+            self.OUTPUT_FOLDER: folder,
             self.OUTPUT_INDEX: index_id,
             "WRITTEN": counts["done"] - counts["failed"],
             "FAILED": counts["failed"],

@@ -18,7 +18,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
 
-from .base import Cancelled, engine_errors, help_text
+from sits_qgis.choices import ZONAL_STATISTICS, labels
+
+from .base import Cancelled, help_text
 from .result_layers import SeriesLayerStyle, post_process
 from .timeseries_base import TimeSeriesAlgorithm
 
@@ -60,7 +62,6 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
     STATISTICS = "STATISTICS"
     OUTPUT = "OUTPUT"
     OUTPUT_LAYER = "OUTPUT_LAYER"
-    STATISTIC_OPTIONS = ("mean", "median", "std", "min", "max", "count")
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
         self.add_input_parameters()
@@ -71,7 +72,7 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
             QgsProcessingParameterEnum(
                 self.STATISTICS,
                 self.tr("Statistics over areas"),
-                list(self.STATISTIC_OPTIONS),
+                [self.tr(label) for label in labels(ZONAL_STATISTICS)],
                 True,
                 [0],
             )
@@ -101,78 +102,74 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
-        from sits_qgis.timeseries.extract import (
-            TABLE_WORKER_IMPORTS,
-            outcome_rows,
-            plan_run,
-            run_table,
-            table_columns,
-            table_kind,
-            table_target,
-        )
-        from sits_qgis.timeseries.options import Statistic, TableOptions
-
         layer, geometries, _ = self.feature_layer(parameters, context)
         options = self.series_options(parameters, context)
         buffer = self.parameterAsDouble(parameters, self.BUFFER, context)
-        statistics = self.parameterAsEnums(parameters, self.STATISTICS, context) or [0]
-        table = TableOptions(buffer, tuple(Statistic(i) for i in statistics))
-        kind = table_kind(self.is_point_layer(parameters, context), buffer)
-        feedback.pushInfo(f"Searching {options.stac_url} for {len(layer.features)} features...")
-        self.start_engine_soon(TABLE_WORKER_IMPORTS)
-        with engine_errors():
-            plan = plan_run(layer, options, buffer, table_target(table))
-        search = plan.search
-        feedback.pushInfo(search.summary())
-        columns = table_columns(plan, table, kind)
         source = self.parameterAsSource(parameters, self.INPUT, context)
-        table_sink, table_id = self.sink(parameters, context, self.OUTPUT, columns, False, None)
-        layer_sink, layer_id = self.sink(
-            parameters, context, self.OUTPUT_LAYER, columns, True, source
-        )
-        post_process(context, layer_id, series_style(columns, options.indices))
-        total = max(len(plan.features), 1)
-        done = failed = rows_written = 0
+        state: dict[str, Any] = {"done": 0, "failed": 0, "rows": 0, "total": 1}
+        sinks: dict[str, Any] = {}
 
-        def run(backend: Any, progress: Any, is_cancelled: Any) -> None:
-            nonlocal done, failed, rows_written
-            for outcome in run_table(plan, table, backend, is_cancelled):
-                done += 1
-                if not outcome.rows:
-                    failed += 1
-                    feedback.pushWarning(
-                        f"Feature '{outcome.feature_id}': {outcome.status}: {outcome.message}"
-                    )
-                rows = outcome_rows(outcome, columns)
-                geometry = geometries.get(outcome.feature_id)
-                for row in rows:
-                    table_sink.addFeature(
-                        self.row_feature(row, columns, None), QgsFeatureSink.FastInsert
-                    )
-                    if layer_sink is not None:
-                        layer_sink.addFeature(
-                            self.row_feature(row, columns, geometry, with_time=True),
-                            QgsFeatureSink.FastInsert,
-                        )
-                rows_written += len(rows)
-                progress(100.0 * done / total)
+        def on_event(event: str, data: Any) -> None:
+            if event == "plan":  # the search is done: the columns are known
+                columns = data["columns"]
+                state["total"] = max(data["features"], 1)
+                sinks["columns"] = columns
+                sinks["table"], sinks["table_id"] = self.sink(
+                    parameters, context, self.OUTPUT, columns, False, None
+                )
+                sinks["layer"], sinks["layer_id"] = self.sink(
+                    parameters, context, self.OUTPUT_LAYER, columns, True, source
+                )
+                post_process(context, sinks["layer_id"], series_style(columns, options["indices"]))
+            elif event == "outcome":
+                self.add_outcome(data, sinks, geometries.get(data["feature_id"]), feedback)
+                state["done"] += 1
+                state["failed"] += 0 if data["ok"] else 1
+                state["rows"] += len(data["rows"])
+                feedback.setProgress(100.0 * state["done"] / state["total"])
 
+        request = {
+            "layer": layer,
+            "options": options,
+            "buffer": buffer,
+            "statistics": self.parameterAsEnums(parameters, self.STATISTICS, context) or [0],
+            "points": self.is_point_layer(parameters, context),
+        }
         try:
-            self.run_engine(feedback, run)
+            counts = self.run_engine(feedback, "extract_table", request, on_event)
         except Cancelled:
             raise QgsProcessingException("Cancelled: the table is incomplete.") from None
         results = {
-            self.OUTPUT: table_id,
-            "FEATURES": done - failed,
-            "FAILED": failed,
-            "ROWS": rows_written,
-            "ITEMS": len(search.items),
-            "SEARCHES": search.api_requests.searches(),
-            "SEARCH_PAGES": search.api_requests.count("/search"),
+            self.OUTPUT: sinks["table_id"],
+            "FEATURES": state["done"] - state["failed"],
+            "FAILED": state["failed"],
+            "ROWS": state["rows"],
+            "ITEMS": counts["items"],
+            "SEARCHES": counts["searches"],
+            "SEARCH_PAGES": counts["search_pages"],
         }
-        if layer_id is not None:
-            results[self.OUTPUT_LAYER] = layer_id
+        if sinks["layer_id"] is not None:
+            results[self.OUTPUT_LAYER] = sinks["layer_id"]
         return results
+
+    def add_outcome(
+        self, outcome: dict[str, Any], sinks: dict[str, Any], geometry: Any, feedback: Any
+    ) -> None:
+        """One feature's rows into the table (and the layer, with its geometry)."""
+        if not outcome["ok"]:
+            feedback.pushWarning(
+                f"Feature '{outcome['feature_id']}': {outcome['status']}: {outcome['message']}"
+            )
+        columns = sinks["columns"]
+        for row in outcome["rows"]:
+            sinks["table"].addFeature(
+                self.row_feature(row, columns, None), QgsFeatureSink.FastInsert
+            )
+            if sinks["layer"] is not None:
+                sinks["layer"].addFeature(
+                    self.row_feature(row, columns, geometry, with_time=True),
+                    QgsFeatureSink.FastInsert,
+                )
 
     def sink(
         self,

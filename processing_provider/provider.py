@@ -14,6 +14,7 @@ from .extract_timeseries import ExtractTimeSeriesAlgorithm
 from .raster_filter import RasterFilterAlgorithm
 from .raster_statistics import RasterStatisticsAlgorithm
 from .search_stac import SearchStacAlgorithm
+from .setup_engine import SetupEngineAlgorithm
 
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
 #: Example models shipped with the plugin (``scripts/make_example_model.py`` writes them).
@@ -49,16 +50,16 @@ class SitsProvider(QgsProcessingProvider):
             self.refreshAlgorithms()
 
     def unload(self) -> None:
-        """Remove the settings and stop the backend's workers.
+        """Remove the settings and stop the engine process (and its workers).
 
         Called when the plugin unloads and also when qgis_process exits (which runs
         neither the plugin's unload nor Python's atexit handlers), so this is where
-        worker processes are stopped.
+        the engine is stopped.
         """
-        from sits_qgis.backend.session import shutdown
+        from sits_qgis.engine.client import shutdown_session
 
         settings.unregister()
-        shutdown()
+        shutdown_session()
 
     def loadAlgorithms(self) -> None:
         self.addAlgorithm(RasterStatisticsAlgorithm())
@@ -66,6 +67,7 @@ class SitsProvider(QgsProcessingProvider):
         self.addAlgorithm(SearchStacAlgorithm())
         self.addAlgorithm(ExtractTimeSeriesAlgorithm())
         self.addAlgorithm(ExtractCubesAlgorithm())
+        self.addAlgorithm(SetupEngineAlgorithm())
         if QgsApplication.processingRegistry().providerById(self.id()) is not self:
             return  # not registered yet: the models come with the reload (_registered)
         for path in sorted(MODELS.glob("*.model3")):

@@ -16,19 +16,10 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from sits_qgis.choices import FILTERS, labels, values
+
 from .base import Cancelled, TiledRasterAlgorithm, raster_file
 from .result_layers import RasterLikeInput, post_process
-
-#: The FILTER enum, in its documented order (engine names).
-FILTERS = ("maximum", "minimum", "mean", "median", "gaussian", "std")
-FILTER_LABELS = (
-    "Maximum",
-    "Minimum",
-    "Mean",
-    "Median",
-    "Gaussian (SIGMA)",
-    "Standard deviation (population)",
-)
 
 HELP = "<br><br>".join(
     [
@@ -86,7 +77,7 @@ class RasterFilterAlgorithm(TiledRasterAlgorithm):
             QgsProcessingParameterEnum(
                 self.FILTER,
                 self.tr("Filter"),
-                [self.tr(label) for label in FILTER_LABELS],
+                [self.tr(label) for label in labels(FILTERS)],
                 False,
                 0,
             )
@@ -130,29 +121,27 @@ class RasterFilterAlgorithm(TiledRasterAlgorithm):
             raise QgsProcessingException(
                 f"{self.OUTPUT}: the output is written as a GeoTIFF; give a .tif file name."
             )
-        kind = FILTERS[self.parameterAsEnum(parameters, self.FILTER, context)]
+        kind = values(FILTERS)[self.parameterAsEnum(parameters, self.FILTER, context)]
         size = self.parameterAsInt(parameters, self.SIZE, context)
         sigma = self.parameterAsDouble(parameters, self.SIGMA, context)
         band = self.parameterAsInt(parameters, self.BAND, context)
         chunk_size = self.parameterAsInt(parameters, self.CHUNK_SIZE, context)
         cog = self.parameterAsBool(parameters, self.COG, context)
 
-        from sits_qgis.tiling.rasterfilter import raster_filter
-
         try:
             self.run_engine(
                 feedback,
-                lambda **run: raster_filter(
-                    layer.source(),
-                    output,
-                    kind,
-                    size,
-                    sigma if kind == "gaussian" else None,
-                    band,
-                    chunk_size,
-                    cog=cog,
-                    **run,
-                ),
+                "raster_filter",
+                {
+                    "path": layer.source(),
+                    "output": output,
+                    "filter": kind,
+                    "size": size,
+                    "sigma": sigma,
+                    "band": band,
+                    "chunk_size": chunk_size,
+                    "cog": cog,
+                },
             )
         except Cancelled:
             feedback.pushInfo("Cancelled: no output was written.")

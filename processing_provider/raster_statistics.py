@@ -23,28 +23,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from .base import Cancelled, TiledRasterAlgorithm, engine_errors, raster_file
+from sits_qgis.choices import RASTER_STATISTICS
+
+from .base import Cancelled, TiledRasterAlgorithm, raster_file
 from .result_layers import GraduatedStyle, post_process
 
-#: Output name -> description, in the order the outputs are declared.
-STATISTICS = {
-    "MEAN": "Mean",
-    "MEDIAN": "Median",
-    "MIN": "Minimum",
-    "MAX": "Maximum",
-    "SUM": "Sum",
-    "SUM_SQUARES": "Sum of squares",
-    "STD": "Standard deviation (population)",
-    "COUNT": "Number of valid pixels",
-    "TOTAL_COUNT": "Number of pixels",
-    "VALID_PERCENT": "Percentage of valid pixels",
-    "P90": "90th percentile",
-    "IQR": "Interquartile range (P75 - P25)",
-    "NMAD": "Normalised median absolute deviation",
-    "RMSE": "Root mean square",
-}
-
-#: Fields of the tile layer: (name, type, attribute of the engine's TileStatistics).
+#: Fields of the tile layer: (name, type, key of the engine's tile statistics).
 TILE_FIELDS = (
     ("row_min", QVariant.Int, None),
     ("row_max", QVariant.Int, None),
@@ -118,7 +102,7 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
                 createByDefault=False,
             )
         )
-        for name, description in STATISTICS.items():
+        for name, description in RASTER_STATISTICS:
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(description)))
 
     def processAlgorithm(
@@ -138,33 +122,42 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
                 " tile, in one worker."
             )
 
-        from sits_qgis.tiling import raster_statistics
-
         try:
             stats = self.run_engine(
                 feedback,
-                lambda **run: raster_statistics(
-                    layer.source(), band, chunk_size, with_tile_stats=with_tiles, **run
-                ),
+                "raster_statistics",
+                {
+                    "path": layer.source(),
+                    "band": band,
+                    "chunk_size": chunk_size,
+                    "with_tiles": with_tiles,
+                },
             )
         except Cancelled:
             feedback.pushInfo("Cancelled: no statistics.")
             return {}
 
-        results: dict[str, Any] = dict(stats.values)
-        if stats["COUNT"] == 0:
+        results: dict[str, Any] = dict(stats["values"])
+        if results["COUNT"] == 0:
             feedback.pushWarning(
                 f"Band {band} has no valid pixel (every pixel is nodata or NaN): the"
                 " statistics are absent and the counts are 0."
             )
-        for name, description in STATISTICS.items():
+        for name, description in RASTER_STATISTICS:
             feedback.pushInfo(f"{description} ({name}): {results[name]}")
         if with_tiles:
-            results[self.OUTPUT_TILES] = self._write_tiles(parameters, context, layer, stats.tiles)
+            results[self.OUTPUT_TILES] = self._write_tiles(
+                parameters, context, layer, stats["tiles"], stats["transform"]
+            )
         return results
 
     def _write_tiles(
-        self, parameters: dict[str, Any], context: QgsProcessingContext, layer, tiles: list
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        layer: Any,
+        tiles: list[dict[str, Any]],
+        transform: list[float],
     ) -> str:
         """One polygon per tile, in the raster's CRS, with its window and statistics."""
         fields = QgsFields()
@@ -176,36 +169,29 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_TILES))
         post_process(context, dest_id, GraduatedStyle("mean"))
-        with engine_errors():
-            from sits_qgis.tiling.reader import raster_info
-
-            a, b, c, d, e, f = raster_info(layer.source()).transform
+        a, b, c, d, e, f = transform
 
         def corner(row: int, col: int) -> QgsPointXY:
             return QgsPointXY(c + col * a + row * b, f + col * d + row * e)
 
         for tile in tiles:
-            window = tile.tile
             feature = QgsFeature(fields)
             ring = [
-                corner(window.row, window.col),
-                corner(window.row, window.col_end),
-                corner(window.row_end, window.col_end),
-                corner(window.row_end, window.col),
+                corner(tile["row"], tile["col"]),
+                corner(tile["row"], tile["col_end"]),
+                corner(tile["row_end"], tile["col_end"]),
+                corner(tile["row_end"], tile["col"]),
             ]
             feature.setGeometry(QgsGeometry.fromPolygonXY([ring]))
             values = {
-                "row_min": window.row,
-                "row_max": window.row_end,
-                "col_min": window.col,
-                "col_max": window.col_end,
-                "valid_pct": 100.0 * tile.count / tile.total_count,
+                "row_min": tile["row"],
+                "row_max": tile["row_end"],
+                "col_min": tile["col"],
+                "col_max": tile["col_end"],
+                "valid_pct": 100.0 * tile["count"] / tile["total_count"],
             }
             feature.setAttributes(
-                [
-                    values[name] if attr is None else getattr(tile, attr)
-                    for name, _, attr in TILE_FIELDS
-                ]
+                [values[name] if key is None else tile[key] for name, _, key in TILE_FIELDS]
             )
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
         return dest_id

@@ -22,7 +22,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
 
-from .base import engine_errors, help_text
+from .base import help_text
 from .settings import http_settings
 from .timeseries_base import TimeSeriesAlgorithm
 
@@ -95,22 +95,21 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
         raise QgsProcessingException("INPUT: give a layer or an EXTENT to search over.")
 
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
-        from sits_qgis.stac import SearchRequest, resolve_catalogue, search, search_area
-
         start, end = self.dates(parameters, context)
-        url = self.parameterAsString(parameters, self.STAC_URL, context)
-        with engine_errors():
-            request = SearchRequest(
-                catalogue=resolve_catalogue(url),
-                collection=self.parameterAsString(parameters, self.COLLECTION, context).strip(),
-                start=start,
-                end=end,
-                area=search_area(self.envelopes(parameters, context)),
-                max_cloud=self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
-                headers=self.headers(parameters, context),
-                http=http_settings(),
-            )
-            result = search(request)
+        result = self.run_engine(
+            feedback,
+            "search",
+            {
+                "stac_url": self.parameterAsString(parameters, self.STAC_URL, context),
+                "collection": self.parameterAsString(parameters, self.COLLECTION, context).strip(),
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "envelopes": self.envelopes(parameters, context),
+                "max_cloud": self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
+                "headers": self.headers(parameters, context),
+                "http": http_settings(),
+            },
+        )
         fields = QgsFields()
         for name, kind in (
             ("id", QVariant.String),
@@ -132,37 +131,25 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
         )
         if sink is None:
             raise QgsProcessingException("OUTPUT: the footprint layer cannot be created.")
-        import json
-
-        from sits_qgis.timeseries.grid import item_crs
-
-        for item in result.items:
-            props = item.get("properties", {})
-            when = QDateTime.fromString(props.get("datetime") or "", Qt.ISODate)
+        for item in result["items"]:
             feature = QgsFeature(fields)
             feature.setAttributes(
                 [
-                    item.get("id"),
-                    when,
-                    props.get("eo:cloud_cover"),
-                    props.get("platform"),
-                    item_crs(item),
-                    props.get("s2:processing_baseline"),
-                    ",".join(sorted(item.get("assets", {}))),
+                    item["id"],
+                    QDateTime.fromString(item["datetime"] or "", Qt.ISODate),
+                    item["cloud_cover"],
+                    item["platform"],
+                    item["crs"],
+                    item["processing_baseline"],
+                    item["assets"],
                 ]
             )
-            geometry = QgsGeometry.fromWkt(_wkt(json.dumps(item.get("geometry"))))
+            geometry = QgsGeometry.fromWkt(item["wkt"] or "")
             geometry.convertToMultiType()
             feature.setGeometry(geometry)
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
         feedback.pushInfo(
-            f"{len(result.items)} items; cloud filter: {result.cloud_filter};"
-            f" {result.dropped_by_client} removed by the client-side check."
+            f"{len(result['items'])} items; cloud filter: {result['cloud_filter']};"
+            f" {result['dropped_by_client']} removed by the client-side check."
         )
-        return {self.OUTPUT: dest, "ITEMS": len(result.items)}
-
-
-def _wkt(geojson: str) -> str:
-    import shapely
-
-    return shapely.from_geojson(geojson).wkt
+        return {self.OUTPUT: dest, "ITEMS": len(result["items"])}

@@ -1,15 +1,18 @@
-"""The backend's settings, in QGIS's Processing options (Providers > SITS).
+"""The engine's and the backend's settings, in QGIS's Processing options (Providers > SITS).
 
-They are read at every run, so a change applies to the next run: the session's
-backend is restarted when its settings differ (see ``sits_qgis.backend.session``).
+They are read at every run, so a change applies to the next run: the engine restarts
+its backend when the backend settings differ (see ``sits_qgis.backend.session``).
 """
 
 from __future__ import annotations
 
-from processing.core.ProcessingConfig import ProcessingConfig, Setting
-from qgis.core import QgsProcessingException
+import os
+from typing import Any
 
-from sits_qgis.backend.config import BackendConfig, BackendMode, default_workers
+from processing.core.ProcessingConfig import ProcessingConfig, Setting
+from qgis.core import QgsApplication, QgsProcessingException
+
+from sits_qgis.backend.config import BackendMode, default_workers
 from sits_qgis.errors import SitsError
 from sits_qgis.stac.client import DEFAULT_HTTP, HttpSettings
 
@@ -22,18 +25,39 @@ CATALOGUE = "SITS_DEFAULT_CATALOGUE"
 DEFAULT_CATALOGUE = "earth-search"
 HTTP_TIMEOUT = "SITS_HTTP_TIMEOUT"
 HTTP_RETRIES = "SITS_HTTP_RETRIES"
+ENGINE_FOLDER = "SITS_ENGINE_FOLDER"
+ENGINE_PYTHON = "SITS_ENGINE_PYTHON"
 
 #: (label shown in the options, engine mode), in the order the list shows them.
 MODES = (
     ("Local worker processes (dask.distributed)", BackendMode.PROCESSES),
-    ("Threads in the QGIS process", BackendMode.THREADS),
-    ("In the calling thread, one task at a time (debugging)", BackendMode.SEQUENTIAL),
-    ("Existing dask scheduler (address below)", BackendMode.SCHEDULER),
+    ("Threads in the engine process", BackendMode.THREADS),
+    ("In the engine process, one task at a time (debugging)", BackendMode.SEQUENTIAL),
+    ("An existing dask scheduler (its address is set below)", BackendMode.SCHEDULER),
 )
+
+
+def default_engine_folder() -> str:
+    """Where the set-up makes the engine environments: the QGIS profile's folder."""
+    return os.path.join(QgsApplication.qgisSettingsDirPath(), "sits_engine")
 
 
 def _settings() -> list[Setting]:
     return [
+        Setting(
+            GROUP,
+            ENGINE_FOLDER,
+            "Engine environments folder (made by Set up the engine)",
+            default_engine_folder(),
+            valuetype=Setting.FOLDER,
+        ),
+        Setting(
+            GROUP,
+            ENGINE_PYTHON,
+            "Or the Python of an existing environment for the engine (empty = the folder's)",
+            "",
+            valuetype=Setting.FILE,
+        ),
         Setting(
             GROUP,
             MODE,
@@ -82,19 +106,34 @@ def register() -> None:
 
 def unregister() -> None:
     """Remove the settings from the Processing options (plugin unload)."""
-    for name in (MODE, WORKERS, MEMORY, SCHEDULER, CATALOGUE, HTTP_TIMEOUT, HTTP_RETRIES):
-        ProcessingConfig.removeSetting(name)
+    for setting in _settings():
+        ProcessingConfig.removeSetting(setting.name)
 
 
-def backend_config() -> BackendConfig:
-    """The backend settings as the engine takes them."""
+def backend_settings() -> dict[str, Any]:
+    """The backend settings as the engine's ``BackendConfig`` takes them (plain data)."""
     mode_index = ProcessingConfig.getSetting(MODE) or 0
-    return BackendConfig(
-        mode=MODES[int(mode_index)][1],
-        workers=int(ProcessingConfig.getSetting(WORKERS) or default_workers()),
-        memory_per_worker_mib=int(ProcessingConfig.getSetting(MEMORY) or 0),
-        scheduler_address=str(ProcessingConfig.getSetting(SCHEDULER) or ""),
-    )
+    return {
+        "mode": MODES[int(mode_index)][1].value,
+        "workers": int(ProcessingConfig.getSetting(WORKERS) or default_workers()),
+        "memory_per_worker_mib": int(ProcessingConfig.getSetting(MEMORY) or 0),
+        "scheduler_address": str(ProcessingConfig.getSetting(SCHEDULER) or ""),
+    }
+
+
+def engine_folder() -> str:
+    """The folder of the engine environments (the set-up's FOLDER, remembered)."""
+    return str(ProcessingConfig.getSetting(ENGINE_FOLDER) or default_engine_folder()).strip()
+
+
+def engine_python() -> str:
+    """The Python of an existing environment chosen for the engine, or empty."""
+    return str(ProcessingConfig.getSetting(ENGINE_PYTHON) or "").strip()
+
+
+def remember_engine_folder(folder: str) -> None:
+    """The set-up's folder becomes the one the next runs use."""
+    ProcessingConfig.setSettingValue(ENGINE_FOLDER, folder)
 
 
 def default_catalogue() -> str:
@@ -102,12 +141,13 @@ def default_catalogue() -> str:
     return str(ProcessingConfig.getSetting(CATALOGUE) or DEFAULT_CATALOGUE).strip()
 
 
-def http_settings() -> HttpSettings:
-    """The HTTP timeout and retries of the STAC API and of GDAL's image reads."""
+def http_settings() -> dict[str, Any]:
+    """The HTTP timeout and retries of the STAC API and of GDAL's image reads, checked
+    here so that a wrong setting is named before the engine starts."""
     timeout = ProcessingConfig.getSetting(HTTP_TIMEOUT)
     retries = ProcessingConfig.getSetting(HTTP_RETRIES)
     try:
-        return HttpSettings(
+        http = HttpSettings(
             float(DEFAULT_HTTP.timeout_s if timeout in (None, "") else timeout),
             int(DEFAULT_HTTP.retries if retries in (None, "") else retries),
         )
@@ -115,3 +155,9 @@ def http_settings() -> HttpSettings:
         raise QgsProcessingException(
             f"Processing options > Providers > SITS: {exc} Correct the HTTP settings there."
         ) from None
+    return {"timeout_s": http.timeout_s, "retries": http.retries}
+
+
+def set_engine_python(python: str) -> None:
+    """An existing environment's Python, checked, becomes the engine's."""
+    ProcessingConfig.setSettingValue(ENGINE_PYTHON, python)

@@ -29,7 +29,11 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from .base import SitsAlgorithm, engine_errors
+from sits_qgis.choices import DEFAULT_MASK_BAND, DEFAULT_MASK_VALUES, GAPFILL, labels
+from sits_qgis.engine.protocol import wkb_text
+
+from . import engine
+from .base import SitsAlgorithm
 from .settings import default_catalogue, http_settings
 
 DEFAULT_START = "2023-01-01"
@@ -70,8 +74,6 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
     GAPFILL = "GAPFILL"
     INDICES = "INDICES"
     HARMONIZE = "HARMONIZE"
-
-    GAPFILL_OPTIONS = ("None", "Linear interpolation in time", "Nearest date")
 
     # -- parameter declarations -------------------------------------------------------
 
@@ -173,7 +175,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             QgsProcessingParameterString(
                 self.MASK_BAND,
                 self.tr("Mask band (empty = no cloud mask)"),
-                "scl",
+                DEFAULT_MASK_BAND,
                 optional=True,
             )
         )
@@ -182,7 +184,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
                 QgsProcessingParameterString(
                     self.MASK_VALUES,
                     self.tr("Masked classes of the mask band (Sentinel-2 SCL default)"),
-                    "0,1,3,8,9,10",
+                    ",".join(str(v) for v in DEFAULT_MASK_VALUES),
                     optional=True,
                 ),
                 "MaskClassesWrapper",
@@ -202,7 +204,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             QgsProcessingParameterEnum(
                 self.GAPFILL,
                 self.tr("Gap filling along time"),
-                list(self.GAPFILL_OPTIONS),
+                [self.tr(label) for label in labels(GAPFILL)],
                 False,
                 0,
             )
@@ -246,24 +248,21 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
 
     def combination_problem(self, parameters: dict[str, Any], context: Any) -> str:
         """The first invalid combination of parameter values, or an empty string: the
-        engine's own whole-run checks (they need no network), run before starting."""
+        engine's own whole-run checks (they need no network), run before starting; or
+        the sentence that says the engine is not set up."""
         try:
-            with engine_errors():
-                if self.parameterDefinition(self.MASK_BAND) is None:  # the search
-                    from sits_qgis.stac import check_dates
-
-                    check_dates(*self.dates(parameters, context))
-                    return ""
-                from sits_qgis.timeseries.extract import check_options
-
-                options = self.series_options(parameters, context)
-                check_options(options)
+            if self.parameterDefinition(self.MASK_BAND) is None:  # the search
+                start, end = self.dates(parameters, context)
+                engine.call("check_series", {"start": start.isoformat(), "end": end.isoformat()})
+                return ""
+            options = self.series_options(parameters, context)
+            engine.call("check_series", {"options": options})
         except QgsProcessingException as exc:
             return str(exc)
-        if options.mask_band and not options.mask_values:  # the engine would mask nothing
+        if options["mask_band"] and not options["mask_values"]:  # the engine would mask nothing
             return (
-                f"MASK_VALUES: the mask band '{options.mask_band}' is named but no class of it"
-                " is masked; list the classes (e.g. 0,1,3,8,9,10) or clear MASK_BAND."
+                f"MASK_VALUES: the mask band '{options['mask_band']}' is named but no class of"
+                " it is masked; list the classes (e.g. 0,1,3,8,9,10) or clear MASK_BAND."
             )
         return ""
 
@@ -279,29 +278,29 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             days.append(value.toPyDate())
         return days[0], days[1]
 
-    def series_options(self, parameters: dict[str, Any], context: Any) -> Any:
-        """The engine's ``SeriesOptions`` from the parameters, with credentials."""
-        from sits_qgis.timeseries.options import GapFill, SeriesOptions
-
+    def series_options(self, parameters: dict[str, Any], context: Any) -> dict[str, Any]:
+        """The engine's series options (``SeriesOptions`` as plain data), with credentials."""
         start, end = self.dates(parameters, context)
-        return SeriesOptions(
-            stac_url=self.parameterAsString(parameters, self.STAC_URL, context),
-            collection=self.parameterAsString(parameters, self.COLLECTION, context).strip(),
-            bands=split_list(self.parameterAsString(parameters, self.BANDS, context)),
-            start=start,
-            end=end,
-            max_cloud=self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
-            resolution=self.parameterAsDouble(parameters, self.RESOLUTION, context),
-            crs=self.parameterAsString(parameters, self.CRS, context).strip(),
-            mask_band=self.parameterAsString(parameters, self.MASK_BAND, context).strip(),
-            mask_values=mask_values(self.parameterAsString(parameters, self.MASK_VALUES, context)),
-            max_masked=self.parameterAsDouble(parameters, self.MAX_MASKED, context),
-            gapfill=GapFill(self.parameterAsEnum(parameters, self.GAPFILL, context)),
-            indices=split_list(self.parameterAsString(parameters, self.INDICES, context)),
-            harmonize=self.parameterAsBoolean(parameters, self.HARMONIZE, context),
-            headers=self.headers(parameters, context),
-            http=http_settings(),
-        )
+        return {
+            "stac_url": self.parameterAsString(parameters, self.STAC_URL, context),
+            "collection": self.parameterAsString(parameters, self.COLLECTION, context).strip(),
+            "bands": split_list(self.parameterAsString(parameters, self.BANDS, context)),
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "max_cloud": self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
+            "resolution": self.parameterAsDouble(parameters, self.RESOLUTION, context),
+            "crs": self.parameterAsString(parameters, self.CRS, context).strip(),
+            "mask_band": self.parameterAsString(parameters, self.MASK_BAND, context).strip(),
+            "mask_values": mask_values(
+                self.parameterAsString(parameters, self.MASK_VALUES, context)
+            ),
+            "max_masked": self.parameterAsDouble(parameters, self.MAX_MASKED, context),
+            "gapfill": self.parameterAsEnum(parameters, self.GAPFILL, context),
+            "indices": split_list(self.parameterAsString(parameters, self.INDICES, context)),
+            "harmonize": self.parameterAsBoolean(parameters, self.HARMONIZE, context),
+            "headers": self.headers(parameters, context),
+            "http": http_settings(),
+        }
 
     def headers(self, parameters: dict[str, Any], context: Any) -> dict[str, str]:
         """HTTP headers from the AUTHCFG parameter (empty without credentials)."""
@@ -309,11 +308,9 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
 
     def feature_layer(
         self, parameters: dict[str, Any], context: Any, label_field: str = ""
-    ) -> tuple[Any, dict[str, Any], dict[str, float]]:
-        """The engine's ``FeatureLayer``, each id's QGIS geometry, and class labels."""
-        from sits_qgis.errors import SitsError
-        from sits_qgis.timeseries.features import Feature, FeatureLayer
-
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+        """The features as the engine takes them (ids, WKB, labels, the layer's CRS as
+        WKT), each id's QGIS geometry, and class labels."""
         source = self.parameterAsSource(parameters, self.INPUT, context)
         if source is None:
             raise QgsProcessingException("INPUT: the layer cannot be read.")
@@ -343,15 +340,12 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             if label_field:
                 value = feature[label_field]
                 label = None if value is None or not _is_number(value) else float(value)
-            features.append(Feature(feature_id, wkb, label))
+            features.append([feature_id, wkb_text(wkb), label])
             geometries[feature_id] = geometry
             if label is not None:
                 labels[feature_id] = label
         crs = source.sourceCrs()
-        try:
-            layer = FeatureLayer(tuple(features), crs.toWkt() if crs.isValid() else "")
-        except SitsError as exc:
-            raise QgsProcessingException(f"{exc.parameter}: {exc}") from None
+        layer = {"features": features, "crs": crs.toWkt() if crs.isValid() else ""}
         return layer, geometries, labels
 
     def is_point_layer(self, parameters: dict[str, Any], context: Any) -> bool:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_NAME = "sits_plugin"
 FILES = ("metadata.txt", "LICENSE", "README.md", "icon.svg", "__init__.py", "plugin.py")
 PACKAGES = ("sits_qgis", "processing_provider", "ui")
-SHIPPED_SUFFIXES = {".py", ".svg", ".png", ".ui", ".qml", ".model3", ".json"}
+SHIPPED_SUFFIXES = {".py", ".svg", ".png", ".ui", ".qml", ".model3", ".json", ".lock"}
 
 
 def version() -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The engine process runs with this repository's .venv (the development engine
+# environment); QGIS's process (this one, and qgis_process) imports none of its packages.
+os.environ.setdefault("SITS_ENGINE_PYTHON", sys.executable)
 
 import numpy as np
 import pytest
@@ -174,12 +176,9 @@ def qgis_process(plugin_zip, tmp_path_factory):
     plugins, profile = home / "plugins", home / "profile"
     zipfile.ZipFile(plugin_zip).extractall(plugins)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         "QGIS_PLUGINPATH": str(plugins),
         "QGIS_CUSTOM_CONFIG_PATH": str(profile),
-        # the venv's packages, without its editable install of the engine: the engine
-        # must come from the zip
-        "PYTHONPATH": sysconfig.get_paths()["purelib"],
         "QT_QPA_PLATFORM": "offscreen",
     }
 

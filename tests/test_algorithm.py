@@ -224,12 +224,12 @@ def test_cancel_returns_quickly_without_results(tmp_path, backend_settings):
 def test_processing_options_become_the_backend_settings(backend_settings):
     from processing.core.ProcessingConfig import ProcessingConfig
 
-    from sits_qgis.backend import BackendMode
+    from sits_qgis.backend import BackendConfig, BackendMode
 
     backend_settings(mode=3, workers=3, scheduler="tcp://127.0.0.1:8786")
     ProcessingConfig.setSettingValue(settings.MEMORY, 512)
     try:
-        config = settings.backend_config()
+        config = BackendConfig(**settings.backend_settings())  # as the engine reads them
     finally:
         ProcessingConfig.setSettingValue(settings.MEMORY, 0)
     assert config.mode is BackendMode.SCHEDULER
@@ -237,7 +237,7 @@ def test_processing_options_become_the_backend_settings(backend_settings):
     assert config.scheduler_address == "tcp://127.0.0.1:8786"
     names = [s.name for s in ProcessingConfig.getSettings()["SITS"]]
     assert names == [
-        settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE,
+        settings.ENGINE_FOLDER, settings.ENGINE_PYTHON, settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE,
         settings.HTTP_TIMEOUT, settings.HTTP_RETRIES,
     ]  # fmt: skip
 
@@ -245,13 +245,11 @@ def test_processing_options_become_the_backend_settings(backend_settings):
 def test_http_settings_are_read_and_checked(backend_settings):
     from processing.core.ProcessingConfig import ProcessingConfig
 
-    from sits_qgis.stac.client import HttpSettings
-
-    assert settings.http_settings() == HttpSettings(60.0, 4)
+    assert settings.http_settings() == {"timeout_s": 60.0, "retries": 4}
     ProcessingConfig.setSettingValue(settings.HTTP_TIMEOUT, 15)
     ProcessingConfig.setSettingValue(settings.HTTP_RETRIES, 2)
     try:
-        assert settings.http_settings() == HttpSettings(15.0, 2)
+        assert settings.http_settings() == {"timeout_s": 15.0, "retries": 2}
         ProcessingConfig.setSettingValue(settings.HTTP_TIMEOUT, 0)
         with pytest.raises(QgsProcessingException, match="Providers > SITS: HTTP timeout 0 s"):
             settings.http_settings()

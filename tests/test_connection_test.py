@@ -7,7 +7,7 @@ import socket
 
 from test_dialogs import wait_until
 
-from sits_qgis.backend import BackendConfig, BackendMode, shutdown
+from sits_qgis.engine.client import shutdown_session
 
 
 def closed_port() -> int:
@@ -21,10 +21,12 @@ def finished(label) -> bool:
 
 
 def test_what_answers_is_said_next_to_its_button(loaded_plugin, sample_stac) -> None:
+    from processing_provider.engine import call
     from ui.connection_test import ConnectionTestDialog
 
     served, _ = sample_stac
-    dialog = ConnectionTestDialog(BackendConfig(workers=1), served.stac_urls["earth-search"])
+    backend = {"mode": "processes", "workers": 1}
+    dialog = ConnectionTestDialog(backend, served.stac_urls["earth-search"], call)
     try:
         dialog.test_catalogue()
         assert wait_until(lambda: finished(dialog.catalogue_result))
@@ -37,15 +39,16 @@ def test_what_answers_is_said_next_to_its_button(loaded_plugin, sample_stac) -> 
         assert dialog.backend_button.isEnabled()
     finally:
         dialog.close()
-        shutdown()
+        shutdown_session()
 
 
 def test_what_does_not_answer_is_said_in_the_users_terms(loaded_plugin) -> None:
+    from processing_provider.engine import call
     from ui.connection_test import ConnectionTestDialog
 
     scheduler = f"tcp://127.0.0.1:{closed_port()}"
-    config = BackendConfig(mode=BackendMode.SCHEDULER, scheduler_address=scheduler)
-    dialog = ConnectionTestDialog(config, f"http://127.0.0.1:{closed_port()}")
+    config = {"mode": "scheduler", "scheduler_address": scheduler}
+    dialog = ConnectionTestDialog(config, f"http://127.0.0.1:{closed_port()}", call)
     try:
         dialog.test_catalogue()
         assert wait_until(lambda: finished(dialog.catalogue_result))
@@ -55,9 +58,9 @@ def test_what_does_not_answer_is_said_in_the_users_terms(loaded_plugin) -> None:
         text = dialog.backend_result.text()
         assert text.startswith("Failed: ") and "Cannot reach the dask scheduler" in text, text
         assert scheduler in text
-        not_a_catalogue = ConnectionTestDialog(config, "ftp://example.org")
+        not_a_catalogue = ConnectionTestDialog(config, "ftp://example.org", call)
         not_a_catalogue.test_catalogue()
         assert "neither a catalogue preset" in not_a_catalogue.catalogue_result.text()
     finally:
         dialog.close()
-        shutdown()
+        shutdown_session()

@@ -22,6 +22,9 @@ HEAVY = (
     "geopandas",
     "pystac_client",
     "netCDF4",
+    "spyndex",
+    "shapely",
+    "pyproj",
 )
 
 
@@ -94,7 +97,10 @@ def test_classfactory_initgui_unload_with_an_iface(qgis_iface, loaded_plugin):
     from qgis.core import QgsApplication
     from qgis.PyQt.QtWidgets import QAction
 
-    from sits_qgis.backend import BackendConfig, BackendMode, get_backend
+    import psutil
+
+    from processing_provider import engine
+    from sits_qgis.engine.client import running_session
 
     registry = QgsApplication.processingRegistry()
     loaded_plugin.unload()  # the session's instance holds the provider id; lend it
@@ -108,18 +114,19 @@ def test_classfactory_initgui_unload_with_an_iface(qgis_iface, loaded_plugin):
         actions = qgis_iface.mainWindow().findChildren(QAction, "sitsBackendSettings")
         assert plugin.menu.settings_action in actions
         assert plugin.menu.dock_action.text() == "Time-series plot"
+        assert plugin.menu.setup_action.text() == "Set up the engine…"
         test = plugin.menu.test_connections()  # the Processing settings reach the dialog
-        assert test.config.mode is BackendMode.PROCESSES and test.catalogue_text == "earth-search"
+        assert test.config["mode"] == "processes" and test.catalogue_text == "earth-search"
+        assert plugin.menu.test_dialog is test  # kept alive while it is open
         test.close()
-        backend = get_backend(BackendConfig(mode=BackendMode.PROCESSES, workers=1))
-        pids = backend.worker_pids()
-        assert pids
+        engine.call("test_backend", {"backend": {"mode": "processes", "workers": 1}})
+        engine_process = psutil.Process(running_session().process.pid)
+        pids = [engine_process.pid] + [p.pid for p in engine_process.children(recursive=True)]
+        assert len(pids) >= 2  # the engine and its worker
     finally:
         plugin.unload()
     assert plugin.provider is None and plugin.menu is None
-    assert backend.client is None  # unload stopped the workers
-    import psutil
-
+    assert running_session() is None  # unload stopped the engine and its workers
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     assert registry.providerById("sits") is None
     loaded_plugin.initProcessing()  # give the provider back to the other tests

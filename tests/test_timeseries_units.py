@@ -149,7 +149,10 @@ def test_file_grids_are_read_from_the_file_when_the_catalogue_declares_no_crs(tm
 
     def grid_crs(epsg: int, item: dict) -> int:
         dataset = gdal.Open(str(paths[epsg]))
-        return CRS.from_wkt(_file_grid(dataset, item, "red")[0]).to_epsg()
+        transform = tuple(dataset.GetGeoTransform())
+        shape = (dataset.RasterYSize, dataset.RasterXSize)
+        grid = _file_grid(transform, shape, dataset.GetProjection, item, "red")
+        return CRS.from_wkt(grid[0]).to_epsg()
 
     undeclared = {"assets": {"red": {}}, "properties": {}}
     assert [grid_crs(e, undeclared) for e in (32631, 32632, 32631)] == [32631, 32632, 32631]

@@ -8,6 +8,7 @@ to its button, in the user's terms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qgis.core import QgsApplication, QgsTask
@@ -27,33 +28,33 @@ from sits_qgis.stac.catalogues import resolve_catalogue
 from .parameter_widgets import Fetcher
 
 
-def ping_workers(task: QgsTask, config: Any) -> str:
-    """Start (or reuse) the session's backend for ``config`` and run one task on it."""
-    import os
-
-    from sits_qgis.backend import Task, get_backend
-
-    backend = get_backend(config)
-    [(_, pid)] = list(backend.run([Task("connection test", os.getpid)]))
-    where = "this process" if pid == os.getpid() else f"worker process {pid}"
-    workers = backend.worker_pids()
-    count = f"{len(workers)} local workers; " if workers else ""
-    return f"OK: {count}a test task ran in {where}."
+def ping_workers(task: QgsTask, call: Callable[..., Any], backend: dict[str, Any]) -> str:
+    """Start (or reuse) the engine and its backend for ``backend`` and run one task
+    (``call`` is the provider's ``engine.call``)."""
+    return call("test_backend", {"backend": backend})
 
 
 class ConnectionTestDialog(QDialog):
     """Two checks, each with its button and its result."""
 
-    def __init__(self, config: Any, catalogue_text: str, parent: QWidget | None = None) -> None:
-        """``config``: the backend settings; ``catalogue_text``: the default catalogue."""
+    def __init__(
+        self,
+        config: dict[str, Any],
+        catalogue_text: str,
+        call: Callable[..., Any],
+        parent: QWidget | None = None,
+    ) -> None:
+        """``config``: the backend settings (as the engine takes them);
+        ``catalogue_text``: the default catalogue; ``call``: runs an engine request."""
         super().__init__(parent)
+        self.call = call
         self.setWindowTitle(self.tr("SITS: test the connections"))
         self.config = config
         self.catalogue_text = catalogue_text
         self.fetcher = Fetcher()
         self.task: QgsTask | None = None
         layout = QGridLayout(self)
-        where = self.config.scheduler_address or self.config.mode.name.lower()
+        where = self.config.get("scheduler_address") or self.config.get("mode", "")
         self.backend_button = QPushButton(self.tr("Test the backend"))
         self.backend_result = QLabel(f"Backend: {where}")
         self.catalogue_button = QPushButton(self.tr("Test the catalogue"))
@@ -79,20 +80,20 @@ class ConnectionTestDialog(QDialog):
         self.backend_result.setText(self.tr("Starting the backend and running a test task…"))
         self.backend_button.setEnabled(False)
         self.task = QgsTask.fromFunction(
-            "SITS: test the backend", ping_workers, self.config, on_finished=self._backend_done
+            "SITS: test the backend",
+            ping_workers,
+            self.call,
+            self.config,
+            on_finished=self._backend_done,
         )
         QgsApplication.taskManager().addTask(self.task)
 
     def _backend_done(self, exception: Exception | None, result: str | None = None) -> None:
-        from sits_qgis.backend.runner import describe_exception
-
         if sip.isdeleted(self.backend_result):
             return  # the dialog was closed before the task finished
 
         self.backend_button.setEnabled(True)
-        self.backend_result.setText(
-            result if exception is None else f"Failed: {describe_exception(exception)}"
-        )
+        self.backend_result.setText(result if exception is None else f"Failed: {exception}")
 
     def test_catalogue(self) -> None:
         """Ask the catalogue for its landing page and say what it is."""

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from qgis.core import Qgis, QgsSettings
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction
+from qgis.PyQt.QtWidgets import QAction, QPushButton
+
+#: Set once the "set up the engine" message bar has been shown (after install).
+SETUP_OFFERED = "sits/engine_setup_offered"
+SETUP_ALGORITHM = "sits:setupengine"
 
 MENU_NAME = "&SITS"
 ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
@@ -17,17 +22,26 @@ class PluginMenu:
     """Menu entries: the backend settings (Processing options > Providers) and the
     time-series dock (made on first use: it imports matplotlib)."""
 
-    def __init__(self, iface, connection_settings: Any = None) -> None:
-        """``connection_settings()`` gives the backend settings and the default
-        catalogue, for the connection test (the Processing settings' readers)."""
+    def __init__(self, iface, connection_settings: Any = None, engine_problem: Any = None) -> None:
+        """``connection_settings()`` gives the backend settings, the default catalogue
+        and the engine's request function, for the connection test;
+        ``engine_problem()`` says why the engine cannot run (empty when it can)."""
         self.iface = iface
         self.connection_settings = connection_settings
+        self.engine_problem = engine_problem or (lambda: "")
+        self.setup_action: QAction | None = None
+        self.setup_dialog: Any = None
+        self.test_dialog: Any = None
         self.settings_action: QAction | None = None
         self.test_action: QAction | None = None
         self.dock_action: QAction | None = None
         self.dock: Any = None
 
     def add(self) -> None:
+        self.setup_action = QAction(QIcon(ICON_PATH), "Set up the engine…", self.iface.mainWindow())
+        self.setup_action.setObjectName("sitsSetupEngine")
+        self.setup_action.triggered.connect(self.set_up_engine)
+        self.iface.addPluginToMenu(MENU_NAME, self.setup_action)
         self.dock_action = QAction(QIcon(ICON_PATH), "Time-series plot", self.iface.mainWindow())
         self.dock_action.setObjectName("sitsSeriesDockAction")
         self.dock_action.triggered.connect(self.show_dock)
@@ -55,14 +69,40 @@ class PluginMenu:
         self.dock.set_layer(self.iface.activeLayer())
         return self.dock
 
+    def set_up_engine(self) -> Any:
+        """Open the set-up algorithm's dialog (a background task with progress, pip's
+        log and cancel)."""
+        import processing
+
+        self.setup_dialog = processing.createAlgorithmDialog(SETUP_ALGORITHM)
+        self.setup_dialog.show()
+        return self.setup_dialog
+
+    def offer_setup_once(self) -> None:
+        """After install: a message bar that offers the set-up, once, if it is needed."""
+        settings = QgsSettings()
+        if str(settings.value(SETUP_OFFERED, False)).lower() == "true":
+            return
+        problem = self.engine_problem()
+        if not problem:
+            return
+        settings.setValue(SETUP_OFFERED, True)
+        bar = self.iface.messageBar()
+        widget = bar.createMessage("SITS", problem)
+        button = QPushButton("Set up the engine…", widget)
+        button.clicked.connect(self.set_up_engine)
+        widget.layout().addWidget(button)
+        bar.pushWidget(widget, Qgis.Info, 0)
+
     def test_connections(self) -> Any:
-        """Open the connection test with the current settings."""
+        """Open the connection test with the current settings (kept, or Qt would
+        delete it as soon as it opens)."""
         from .connection_test import ConnectionTestDialog
 
-        config, catalogue = self.connection_settings()
-        dialog = ConnectionTestDialog(config, catalogue, self.iface.mainWindow())
-        dialog.show()
-        return dialog
+        config, catalogue, call = self.connection_settings()
+        self.test_dialog = ConnectionTestDialog(config, catalogue, call, self.iface.mainWindow())
+        self.test_dialog.show()
+        return self.test_dialog
 
     def open_settings(self) -> None:
         """Open QGIS's options at the Processing page, where the backend is set."""
@@ -73,11 +113,11 @@ class PluginMenu:
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
             self.dock = None
-        for action in (self.dock_action, self.test_action):
+        for action in (self.dock_action, self.test_action, self.setup_action):
             if action is not None:
                 self.iface.removePluginMenu(MENU_NAME, action)
                 action.deleteLater()
-        self.dock_action = self.test_action = None
+        self.dock_action = self.test_action = self.setup_action = None
         if self.settings_action is not None:
             self.iface.removePluginMenu(MENU_NAME, self.settings_action)
             self.settings_action.deleteLater()

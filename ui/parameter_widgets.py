@@ -31,10 +31,10 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from sits_qgis.choices import SCL_CLASSES, spectral_indices
 from sits_qgis.errors import SitsError
 from sits_qgis.stac.bands import asset_bands
 from sits_qgis.stac.catalogues import PRESETS, resolve_catalogue
-from sits_qgis.timeseries.options import SCL_CLASSES
 
 #: How long a listing of the catalogue may take before the dialog says it failed.
 FETCH_TIMEOUT_MS = 15_000
@@ -209,11 +209,9 @@ class IndicesWrapper(_ChecklistWrapper):
     searchable = True
 
     def choices(self) -> list[Choice]:
-        import spyndex
-
         return [
-            (name, f"{name}  {index.long_name}", f"{index.formula}  ({index.reference})")
-            for name, index in sorted(spyndex.indices.items(), key=lambda kv: kv[0].lower())
+            (name, f"{name}  {index['long_name']}", f"{index['formula']}  ({index['reference']})")
+            for name, index in sorted(spectral_indices().items(), key=lambda kv: kv[0].lower())
         ]
 
 

@@ -56,3 +56,28 @@ def _is_own_interpreter(exe: Path) -> bool:
     """Whether ``exe`` is the running Python (and not another build that is on PATH)."""
     resolved = exe.resolve()
     return any(resolved == c.resolve() for c in _candidates() if c.is_file())
+
+
+def base_python() -> str:
+    """The interpreter of the running Python's base installation, to make the engine's
+    virtual environment with (QGIS's own Python on Windows and macOS, where
+    ``sys.executable`` is the QGIS binary; Debian's ``/usr/bin/python3.x`` on Linux)."""
+    major, minor = sys.version_info[:2]
+    if os.name == "nt":
+        names = ["python.exe", f"python{major}{minor}.exe"]
+        dirs = [Path(sys.base_exec_prefix), Path(sys.base_prefix)]
+    else:
+        names = [f"python{major}.{minor}", f"python{major}", "python"]
+        dirs = [Path(sys.base_exec_prefix) / "bin", Path(sys.base_prefix) / "bin"]
+        if sys.executable:  # macOS bundles: QGIS.app/Contents/MacOS/bin next to the binary
+            dirs.append(Path(sys.executable).resolve().parent / "bin")
+    candidates = [d / n for d in dirs for n in names]
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    raise SitsError(
+        f"No Python {major}.{minor} interpreter was found to make the engine's environment"
+        " with (looked for " + ", ".join(str(c) for c in candidates) + "). Point the"
+        " settings at an existing Python environment instead.",
+        parameter="engine Python",
+    )

@@ -121,7 +121,7 @@ def apply_filter(
             denominator = _running(valid.astype(np.float64), width, np.add, weights)
         with np.errstate(invalid="ignore", divide="ignore"):
             result = numerator / denominator
-    else:
+    elif kind in (Filter.MEAN, Filter.STD):
         values = np.where(valid, data, 0).astype(np.float64)
         total = _running(values, width, np.add)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -131,6 +131,8 @@ def apply_filter(
             else:
                 squares = _running(values * values, width, np.add)
                 result = np.sqrt(np.maximum(squares / count - mean * mean, 0.0))
+    else:  # a filter added to the enum (and to sits_qgis.choices) without its code
+        raise ValueError(f"the {kind.value} filter has no implementation")
     centre_valid = valid[r : valid.shape[0] - r, r : valid.shape[1] - r]
     missing = (count == 0) | ~centre_valid
     result = _cast(result, out_dtype)

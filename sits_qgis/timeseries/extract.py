@@ -42,7 +42,7 @@ from .grid import (
     to_grid_crs,
 )
 from .indices import DEFAULT_REFLECTANCE_SCALE, catalogue_name, plan_indices
-from .load import FeatureJob
+from .load import READER_MODULE, FeatureJob
 from .options import CubeMode, CubeOptions, SeriesOptions, TableOptions
 from .series import SeriesSpec, assets_to_load
 from .table import (
@@ -72,7 +72,7 @@ BATCH_PIXELS = 2**18
 #: while the catalogue is searched (about a second per worker, paid by the first task
 #: otherwise; xarray imports dask.array when it makes its first array).
 TABLE_WORKER_IMPORTS = (
-    "pandas", "pyproj", "osgeo.gdal", "odc.geo.geobox", f"{__package__}.table",
+    "pandas", "pyproj", READER_MODULE, "odc.geo.geobox", f"{__package__}.table",
 )  # fmt: skip
 CUBE_WORKER_IMPORTS = (
     *TABLE_WORKER_IMPORTS, "xarray", "dask.array", "netCDF4", f"{__package__}.cubes",

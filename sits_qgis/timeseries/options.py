@@ -11,27 +11,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date
 
+from ..choices import DEFAULT_MASK_BAND, DEFAULT_MASK_VALUES
 from ..stac.client import DEFAULT_HTTP, HttpSettings
 
-#: Sentinel-2 L2A scene classes masked by default: no data, saturated or defective,
-#: cloud shadow, cloud medium probability, cloud high probability, thin cirrus.
-DEFAULT_MASK_VALUES = (0, 1, 3, 8, 9, 10)
-#: The Sentinel-2 L2A scene classification (SCL) classes, for pick lists.
-SCL_CLASSES = {
-    0: "No data",
-    1: "Saturated or defective",
-    2: "Dark area pixels (topographic shadow)",
-    3: "Cloud shadows",
-    4: "Vegetation",
-    5: "Not vegetated",
-    6: "Water",
-    7: "Unclassified",
-    8: "Cloud, medium probability",
-    9: "Cloud, high probability",
-    10: "Thin cirrus",
-    11: "Snow or ice",
-}
-DEFAULT_MASK_BAND = "scl"
 #: Dates whose masked fraction is above this are dropped (SITS's default).
 DEFAULT_MAX_MASKED = 0.5
 

@@ -1,0 +1,125 @@
+"""The engine as the algorithms, the dialogs and the dock use it, from QGIS's process.
+
+Which Python runs the engine (the environment the set-up made in the engine folder,
+an existing environment chosen in the settings, or ``SITS_ENGINE_PYTHON`` for scripted
+roll-outs and tests), the session's engine process, and its errors as Processing
+messages. Nothing here imports the engine's heavy packages: they live in the engine
+process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+from sits_qgis.engine.client import EngineClient, EngineError, session_client
+from sits_qgis.environment.layout import (
+    environment_dir,
+    environment_python,
+    lock_digest,
+    read_stamp,
+)
+from sits_qgis.errors import Cancelled
+
+from . import settings
+
+#: An environment variable naming the engine's Python overrides the settings.
+PYTHON_VARIABLE = "SITS_ENGINE_PYTHON"
+HOW_TO_SET_UP = (
+    "use Plugins > SITS > Set up the engine… (or run the Processing algorithm 'Set up"
+    " the engine', sits:setupengine); it takes a few minutes, once"
+)
+NOT_SET_UP = f"The SITS engine is not set up: {HOW_TO_SET_UP}."
+
+
+class EngineNotReady(QgsProcessingException):
+    """No usable engine environment: the message says how to get one."""
+
+
+def engine_python() -> str:
+    """The engine's interpreter, or ``EngineNotReady`` saying what to do."""
+    chosen = os.environ.get(PYTHON_VARIABLE) or settings.engine_python()
+    if chosen:
+        if not Path(chosen).is_file():
+            raise EngineNotReady(
+                f"The SITS engine's Python set in the settings ({chosen}) does not exist:"
+                f" correct it in Processing options > Providers > SITS, or clear it and"
+                f" {HOW_TO_SET_UP}."
+            )
+        return chosen
+    env_dir = environment_dir(settings.engine_folder())
+    python = environment_python(env_dir)
+    stamp = read_stamp(env_dir)
+    if stamp is None or not python.is_file():
+        raise EngineNotReady(NOT_SET_UP)
+    if stamp.get("lock_sha256") != lock_digest():
+        raise EngineNotReady(
+            "The SITS engine must be updated: this version of the plugin needs other"
+            f" package versions than the engine in {env_dir} has. To update it, {HOW_TO_SET_UP}"
+            " (the current engine stays in place until the new one is complete)."
+        )
+    return str(python)
+
+
+def engine_ready() -> str:
+    """An empty string when an engine is set up, else the sentence that says how."""
+    try:
+        engine_python()
+    except EngineNotReady as exc:
+        return str(exc)
+    return ""
+
+
+def client() -> EngineClient:
+    """The session's engine process, started if needed."""
+    python = engine_python()
+    try:
+        return session_client(python)
+    except EngineError as exc:
+        raise QgsProcessingException(str(exc)) from None
+
+
+def processing_message(exc: EngineError) -> str:
+    """An engine error as the Processing log shows it: the parameter named first."""
+    if exc.kind == "unexpected":
+        return f"Unexpected error in the engine ({exc}). Please report it with the Processing log."
+    return f"{exc.parameter}: {exc}" if exc.parameter else str(exc)
+
+
+def call(
+    op: str,
+    params: dict[str, Any],
+    feedback: QgsProcessingFeedback | None = None,
+    on_event: Callable[[str, Any], None] | None = None,
+) -> Any:
+    """Run ``op`` in the engine with the backend of the settings; progress and log lines
+    reach ``feedback``, other events ``on_event``. Raises ``Cancelled`` on cancel and
+    ``QgsProcessingException`` with the user's words on any error."""
+
+    def event(name: str, data: Any) -> None:
+        if name == "progress":
+            if feedback is not None:
+                feedback.setProgress(data)
+        elif name == "log":
+            if feedback is not None:
+                if data.get("level") == "warning":
+                    feedback.pushWarning(data["text"])
+                else:
+                    feedback.pushInfo(data["text"])
+        elif on_event is not None:
+            on_event(name, data)
+
+    request = dict(params)
+    request.setdefault("backend", settings.backend_settings())
+    try:
+        return client().call(
+            op, request, event, feedback.isCanceled if feedback is not None else None
+        )
+    except Cancelled:
+        raise
+    except EngineError as exc:
+        raise QgsProcessingException(processing_message(exc)) from None

@@ -1,0 +1,323 @@
+"""What the engine process can be asked to do: one function per operation.
+
+Each takes the request's parameters (plain data, as ``protocol`` carries them) and the
+request's ``Channel`` (progress, log lines, streamed results, cancel), and returns
+plain data. The Processing algorithms in QGIS build these parameters; the names of
+their Processing parameters appear in the engine's messages, so errors still point at
+the field to correct.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from .. import __version__
+from ..backend.config import BackendConfig
+from . import protocol
+from .server import Channel
+
+Operation = Callable[[dict[str, Any], Channel], Any]
+
+
+def ready_info() -> dict[str, Any]:
+    """What the engine says when it is up: versions, so the client can refuse a mismatch."""
+    return {
+        "protocol": protocol.PROTOCOL_VERSION,
+        "engine": __version__,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "pid": os.getpid(),
+    }
+
+
+def _backend(params: dict[str, Any]) -> Any:
+    """The session's backend for the request's settings, started if needed."""
+    from ..backend import get_backend
+
+    return get_backend(BackendConfig(**params.get("backend", {})))
+
+
+def _start_backend_soon(params: dict[str, Any], imports: tuple[str, ...]) -> None:
+    from ..backend import start_backend_soon
+
+    start_backend_soon(BackendConfig(**params.get("backend", {})), imports)
+
+
+# -- tiled rasters ---------------------------------------------------------------------
+
+
+def raster_statistics(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """Exact statistics of a band; with ``with_tiles``, each tile's own and the raster's
+    geotransform (for the tile polygons)."""
+    from ..tiling import raster_statistics as compute
+    from ..tiling.reader import raster_info
+
+    stats = compute(
+        params["path"],
+        int(params["band"]),
+        int(params["chunk_size"]),
+        with_tile_stats=bool(params.get("with_tiles")),
+        backend=_backend(params),
+        progress=channel.progress,
+        is_cancelled=channel.is_cancelled,
+    )
+    tiles = [
+        {
+            "row": t.tile.row,
+            "row_end": t.tile.row_end,
+            "col": t.tile.col,
+            "col_end": t.tile.col_end,
+            "total_count": t.total_count,
+            "count": t.count,
+            "mean": t.mean,
+            "median": t.median,
+            "minimum": t.minimum,
+            "maximum": t.maximum,
+            "std": t.std,
+            "sum": t.sum,
+        }
+        for t in stats.tiles
+    ]
+    transform = list(raster_info(params["path"]).transform)[:6] if tiles else None
+    return {"values": stats.values, "tiles": tiles, "transform": transform}
+
+
+def raster_filter(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """A filtered raster, written atomically by the engine."""
+    from ..tiling.rasterfilter import raster_filter as run
+
+    kind = params["filter"]
+    output = run(
+        params["path"],
+        params["output"],
+        kind,
+        int(params["size"]),
+        float(params["sigma"]) if kind == "gaussian" else None,
+        int(params["band"]),
+        int(params["chunk_size"]),
+        cog=bool(params.get("cog")),
+        backend=_backend(params),
+        progress=channel.progress,
+        is_cancelled=channel.is_cancelled,
+    )
+    return {"output": str(output)}
+
+
+# -- STAC ------------------------------------------------------------------------------
+
+
+def series_options(data: dict[str, Any]) -> Any:
+    """``SeriesOptions`` from the request's plain data (dates as ISO text)."""
+    from ..stac.client import HttpSettings
+    from ..timeseries.options import GapFill, SeriesOptions
+
+    return SeriesOptions(
+        stac_url=data["stac_url"],
+        collection=data["collection"],
+        bands=tuple(data.get("bands", ())),
+        start=date.fromisoformat(data["start"]),
+        end=date.fromisoformat(data["end"]),
+        max_cloud=float(data.get("max_cloud", 100.0)),
+        resolution=float(data.get("resolution", 0.0)),
+        crs=data.get("crs", ""),
+        mask_band=data.get("mask_band", ""),
+        mask_values=tuple(int(v) for v in data.get("mask_values", ())),
+        max_masked=float(data.get("max_masked", 0.5)),
+        gapfill=GapFill(int(data.get("gapfill", 0))),
+        indices=tuple(data.get("indices", ())),
+        harmonize=bool(data.get("harmonize", True)),
+        headers=dict(data.get("headers", {})),
+        http=HttpSettings(**data.get("http", {})),
+    )
+
+
+def feature_layer(data: dict[str, Any]) -> Any:
+    """``FeatureLayer`` from ``{"crs": WKT, "features": [[id, wkb base64, label]...]}``."""
+    from ..timeseries.features import Feature, FeatureLayer
+
+    features = tuple(
+        Feature(str(fid), protocol.wkb_bytes(wkb), label) for fid, wkb, label in data["features"]
+    )
+    return FeatureLayer(features, data["crs"])
+
+
+def check_series(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """The whole-run checks (no network) that the dialog runs before starting."""
+    from ..stac import check_dates
+    from ..timeseries.extract import check_options
+
+    if "options" not in params:  # the search: dates only
+        check_dates(date.fromisoformat(params["start"]), date.fromisoformat(params["end"]))
+        return {}
+    check_options(series_options(params["options"]))
+    return {}
+
+
+def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """One search; items as footprints (WKT in EPSG:4326) with their main properties."""
+    import shapely
+
+    from ..stac import SearchRequest, resolve_catalogue, search_area
+    from ..stac import search as run
+    from ..stac.client import HttpSettings
+    from ..timeseries.grid import item_crs
+
+    request = SearchRequest(
+        catalogue=resolve_catalogue(params["stac_url"]),
+        collection=params["collection"],
+        start=date.fromisoformat(params["start"]),
+        end=date.fromisoformat(params["end"]),
+        area=search_area([tuple(box) for box in params["envelopes"]]),
+        max_cloud=float(params.get("max_cloud", 100.0)),
+        headers=dict(params.get("headers", {})),
+        http=HttpSettings(**params.get("http", {})),
+    )
+    result = run(request)
+    items = []
+    for item in result.items:
+        props = item.get("properties", {})
+        geometry = item.get("geometry")
+        items.append(
+            {
+                "id": item.get("id"),
+                "datetime": props.get("datetime"),
+                "cloud_cover": props.get("eo:cloud_cover"),
+                "platform": props.get("platform"),
+                "crs": item_crs(item),
+                "processing_baseline": props.get("s2:processing_baseline"),
+                "assets": ",".join(sorted(item.get("assets", {}))),
+                "wkt": shapely.geometry.shape(geometry).wkt if geometry else None,
+            }
+        )
+    return {
+        "items": items,
+        "cloud_filter": result.cloud_filter,
+        "dropped_by_client": result.dropped_by_client,
+    }
+
+
+def _plan(params: dict[str, Any], channel: Channel, target: Any, buffer: float) -> Any:
+    """The one search and the features' plan; says the search's summary."""
+    from ..timeseries.extract import plan_run
+
+    layer = feature_layer(params["layer"])
+    options = series_options(params["options"])
+    channel.log(f"Searching {options.stac_url} for {len(layer.features)} features...")
+    plan = plan_run(layer, options, buffer, target)
+    channel.log(plan.search.summary())
+    return plan
+
+
+def _search_counts(plan: Any) -> dict[str, int]:
+    search = plan.search
+    return {
+        "items": len(search.items),
+        "searches": search.api_requests.searches(),
+        "search_pages": search.api_requests.count("/search"),
+    }
+
+
+def extract_table(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """Rows per feature and date, streamed as ``outcome`` events after a ``plan`` event
+    that gives the value columns and the number of features."""
+    from ..timeseries.extract import (
+        TABLE_WORKER_IMPORTS,
+        outcome_rows,
+        run_table,
+        table_columns,
+        table_kind,
+        table_target,
+    )
+    from ..timeseries.options import Statistic, TableOptions
+
+    table = TableOptions(
+        float(params.get("buffer", 0.0)),
+        tuple(Statistic(int(i)) for i in params.get("statistics", [0])),
+    )
+    kind = table_kind(bool(params.get("points")), table.buffer)
+    _start_backend_soon(params, TABLE_WORKER_IMPORTS)
+    plan = _plan(params, channel, table_target(table), table.buffer)
+    columns = table_columns(plan, table, kind)
+    channel.emit("plan", {"columns": columns, "features": len(plan.features)})
+    for outcome in run_table(plan, table, _backend(params), channel.is_cancelled):
+        channel.emit(
+            "outcome",
+            {
+                "feature_id": outcome.feature_id,
+                "status": outcome.status,
+                "message": outcome.message,
+                "ok": bool(outcome.rows),
+                "rows": outcome_rows(outcome, columns),
+            },
+        )
+    return _search_counts(plan)
+
+
+def extract_cubes(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """One netCDF per feature, written by the engine; outcomes streamed as they finish."""
+    from ..timeseries.extract import CUBE_WORKER_IMPORTS, cube_target, run_cubes
+    from ..timeseries.options import CubeMode, CubeOptions
+
+    cube = CubeOptions(
+        folder=params["folder"],
+        mode=CubeMode(int(params["mode"])),
+        patch_x=int(params["patch_x"]),
+        patch_y=int(params["patch_y"]),
+        buffer=float(params.get("buffer", 0.0)),
+        label_field=params.get("label_field", ""),
+    )
+    labels = {str(k): float(v) for k, v in params.get("labels", {}).items()}
+    _start_backend_soon(params, CUBE_WORKER_IMPORTS)
+    plan = _plan(params, channel, cube_target(cube), cube.buffer)
+    channel.emit("plan", {"features": len(plan.features)})
+    for outcome in run_cubes(plan, cube, _backend(params), labels, channel.is_cancelled):
+        channel.emit(
+            "outcome",
+            {
+                "feature_id": outcome.feature_id,
+                "path": outcome.path,
+                "status": outcome.status,
+                "message": outcome.message,
+                "dates": outcome.dates,
+                "width": outcome.shape[1],
+                "height": outcome.shape[0],
+            },
+        )
+    return _search_counts(plan)
+
+
+# -- the backend -----------------------------------------------------------------------
+
+
+def test_backend(params: dict[str, Any], channel: Channel) -> str:
+    """Start (or reuse) the backend of the settings and run one task on it."""
+    from ..backend import Task
+
+    backend = _backend(params)
+    [(_, pid)] = list(backend.run([Task("connection test", os.getpid)], channel.is_cancelled))
+    where = "the engine process" if pid == os.getpid() else f"worker process {pid}"
+    workers = backend.worker_pids()
+    count = f"{len(workers)} local workers; " if workers else ""
+    return f"OK: {count}a test task ran in {where}."
+
+
+def imported_modules(params: dict[str, Any], channel: Channel) -> list[str]:
+    """The modules loaded in the engine process (tests check what runs where)."""
+    return sorted(sys.modules)
+
+
+OPERATIONS: dict[str, Operation] = {
+    "raster_statistics": raster_statistics,
+    "raster_filter": raster_filter,
+    "check_series": check_series,
+    "search": search,
+    "extract_table": extract_table,
+    "extract_cubes": extract_cubes,
+    "test_backend": test_backend,
+    "imported_modules": imported_modules,
+}
