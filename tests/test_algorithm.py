@@ -237,7 +237,8 @@ def test_processing_options_become_the_backend_settings(backend_settings):
     assert config.scheduler_address == "tcp://127.0.0.1:8786"
     names = [s.name for s in ProcessingConfig.getSettings()["SITS"]]
     assert names == [
-        settings.ENGINE_FOLDER, settings.ENGINE_PYTHON, settings.MODE, settings.WORKERS, settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE,
+        settings.ENGINE_FOLDER, settings.ENGINE_PYTHON, settings.MODE, settings.WORKERS,
+        settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE,
         settings.HTTP_TIMEOUT, settings.HTTP_RETRIES,
     ]  # fmt: skip
 

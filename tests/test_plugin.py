@@ -94,10 +94,9 @@ def test_classfactory_initgui_unload_with_an_iface(qgis_iface, loaded_plugin):
     """The plugin loaded as QGIS desktop loads it: menu entry, provider, then unload."""
     import importlib
 
+    import psutil
     from qgis.core import QgsApplication
     from qgis.PyQt.QtWidgets import QAction
-
-    import psutil
 
     from processing_provider import engine
     from sits_qgis.engine.client import running_session
