@@ -211,9 +211,10 @@ def build_environment(
             raise SetupError(explain_venv_failure("\n".join(lines), python))
         progress(5.0)
         env_python = str(environment_python(new))
+        pip_log = folder / "pip.log"
         command = [
             env_python, "-m", "pip", "install", "--require-hashes", "--only-binary=:all:",
-            "--no-input", "--progress-bar", "off", "--log", str(folder / "pip.log"),
+            "--no-input", "--progress-bar", "off", "--log", str(pip_log),
             "-r", str(lock),
         ]  # fmt: skip
         if wheelhouse:
@@ -230,9 +231,11 @@ def build_environment(
             elif line.startswith("Installing collected packages"):
                 progress(70.0)
 
+        pip_log.unlink(missing_ok=True)  # pip appends: keep this set-up's only
         code, lines = _run(command, log, is_cancelled, _pip_environment(proxy), count)
-        if code != 0:
-            raise SetupError(explain_pip_failure(lines, wheelhouse, folder))
+        if code != 0:  # pip's log has the network errors its output leaves out
+            said = pip_log.read_text("utf-8", "replace").splitlines() if pip_log.is_file() else []
+            raise SetupError(explain_pip_failure(lines + said[-400:], wheelhouse, folder))
         progress(90.0)
         log("Checking the new environment (importing every package)…")
         report = probe(env_python)

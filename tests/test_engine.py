@@ -1,0 +1,232 @@
+"""The engine process as QGIS uses it: what runs where, a killed engine, cancel, and
+the engine environment's set-up failing or cancelled without harm."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from conftest import PLUGIN_NAME, QGIS_PLUGINS, write_raster
+
+from sits_qgis.engine.client import EngineClient, EngineDied, running_session, shutdown_session
+from sits_qgis.environment.build import SetupError, build_environment
+from sits_qgis.environment.layout import environment_dir, read_stamp, write_stamp
+from sits_qgis.errors import Cancelled
+
+#: What QGIS's process must never import (issue 11): the engine's heavy packages.
+ENGINE_ONLY = (
+    "rasterio", "odc", "pystac_client", "xarray", "netCDF4", "spyndex", "dask",
+    "distributed", "pyproj", "shapely",
+)  # fmt: skip
+
+
+def big_raster(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    return write_raster(tmp_path / "big.tif", rng.normal(size=(2048, 2048)).astype("float32"))
+
+
+@pytest.mark.slow
+def test_qgis_process_imports_no_engine_package_after_every_algorithm(
+    plugin_dir, sample_stac, tmp_path
+):
+    """Every algorithm run through processing.run in a PyQGIS process, then its modules."""
+    served, catalogue = sample_stac
+    raster = write_raster(tmp_path / "r.tif", np.arange(10000, dtype="float32").reshape(100, 100))
+    points = tmp_path / "points.geojson"
+    site = catalogue.sites[0] if hasattr(catalogue, "sites") else None
+    lon, lat = (site.lon, site.lat) if site else (2.3512, 48.8566)
+    points.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": 1},
+         "geometry": {"type": "Point", "coordinates": [lon, lat]}}]}))  # fmt: skip
+    url = served.stac_urls["earth-search"]
+    common = f"'STAC_URL': {url!r}, 'START_DATE': '2022-01-01', 'END_DATE': '2022-03-31'"
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path[:0] = [{str(plugin_dir)!r}, {QGIS_PLUGINS!r}]
+        from qgis.core import QgsApplication
+        app = QgsApplication([], False)
+        app.initQgis()
+        from processing.core.Processing import Processing
+        Processing.initialize()
+        import processing, {PLUGIN_NAME}
+        plugin = {PLUGIN_NAME}.classFactory(None)
+        plugin.initProcessing()
+        out = {str(tmp_path)!r}
+        processing.run('sits:rasterstatistics', {{'INPUT': {str(raster)!r}, 'BAND': 1}})
+        processing.run('sits:rasterfilter', {{'INPUT': {str(raster)!r}, 'OUTPUT': out + '/f.tif'}})
+        processing.run('sits:searchstac', {{'INPUT': {str(points)!r}, {common},
+                       'OUTPUT': out + '/items.gpkg'}})
+        processing.run('sits:extracttimeseries', {{'INPUT': {str(points)!r}, {common},
+                       'BANDS': 'red', 'INDICES': 'NDVI', 'OUTPUT': out + '/t.csv'}})
+        processing.run('sits:extractcubes', {{'INPUT': {str(points)!r}, {common},
+                       'BANDS': 'red', 'PATCH_X': 4, 'PATCH_Y': 4,
+                       'OUTPUT_FOLDER': out + '/cubes', 'OUTPUT_INDEX': out + '/i.gpkg'}})
+        loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({ENGINE_ONLY!r}))
+        print(json.dumps({{"loaded": loaded}}))
+        plugin.unload()
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"loaded": []}
+    assert (tmp_path / "t.csv").read_text().count("\n") > 1  # the runs did their work
+    assert list((tmp_path / "cubes").glob("*.nc"))
+
+
+def descendants(pid: int) -> list[int]:
+    return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+
+
+@pytest.mark.slow
+def test_a_killed_engine_is_a_clear_error_leaves_no_process_and_the_next_run_works(
+    loaded_plugin, tmp_path
+):
+    from qgis import processing
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    raster = big_raster(tmp_path)
+    params = {"INPUT": str(raster), "BAND": 1, "CHUNK_SIZE": 64}
+    processing.run("sits:rasterstatistics", params)  # the engine and its workers are up
+    engine = running_session()
+    pids = [engine.process.pid, *descendants(engine.process.pid)]
+    assert len(pids) >= 3
+
+    feedback = QgsProcessingFeedback()
+
+    def kill_when_running(progress: float) -> None:
+        if progress > 0 and engine.alive():
+            os.kill(engine.process.pid, 9)
+
+    feedback.progressChanged.connect(kill_when_running)
+    with pytest.raises(QgsProcessingException, match="engine process stopped during the run"):
+        processing.run("sits:rasterstatistics", params, feedback=feedback)
+    deadline = time.monotonic() + 10
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(pids) == []  # the engine's workers went with it
+    result = processing.run("sits:rasterstatistics", params)  # a fresh engine
+    assert result["COUNT"] == 2048 * 2048
+    assert running_session().process.pid != pids[0]
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_engine_within_a_second_and_writes_nothing(loaded_plugin, tmp_path):
+    from qgis import processing
+    from qgis.core import QgsProcessingFeedback
+
+    raster = big_raster(tmp_path)
+    output = tmp_path / "filtered.tif"
+    feedback = QgsProcessingFeedback()
+    cancelled_at: list[float] = []
+
+    def cancel_once(progress: float) -> None:
+        if progress > 0 and not cancelled_at:
+            cancelled_at.append(time.monotonic())
+            feedback.cancel()
+
+    feedback.progressChanged.connect(cancel_once)
+    params = {"INPUT": str(raster), "FILTER": 3, "SIZE": 7, "CHUNK_SIZE": 64,
+              "OUTPUT": str(output)}  # fmt: skip
+    assert processing.run("sits:rasterfilter", params, feedback=feedback) == {}
+    assert time.monotonic() - cancelled_at[0] < 1.0
+    assert list(tmp_path.glob("filtered*")) == []  # nothing at the destination
+
+
+def test_an_engine_that_cannot_start_says_its_first_error_lines(tmp_path):
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ImportError: libgdal.so.36: cannot open' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    client = EngineClient(str(broken))
+    with pytest.raises(Exception, match="did not start: ImportError: libgdal.so.36"):
+        client.start()
+
+
+def test_engine_errors_keep_the_users_words_and_a_crash_is_engine_died(tmp_path):
+    raster = write_raster(tmp_path / "r.tif", np.ones((20, 20), "float32"))
+    client = EngineClient(sys.executable)
+    client.start()
+    try:
+        with pytest.raises(Exception, match="Band 3 does not exist") as caught:
+            client.call("raster_statistics", {"path": str(raster), "band": 3, "chunk_size": 16,
+                        "backend": {"mode": "sequential", "workers": 1}})  # fmt: skip
+        assert caught.value.parameter == "BAND"
+        threading.Timer(0.5, lambda: os.kill(client.process.pid, 9)).start()
+        with pytest.raises(EngineDied, match="next run starts a new engine"):
+            client.call("imported_modules", {}, is_cancelled=lambda: time.sleep(1) or False)
+            client.call("imported_modules", {})
+    finally:
+        client.close()
+
+
+# -- the engine environment's set-up ---------------------------------------------------
+
+
+def previous_environment(folder: Path) -> Path:
+    """A stand-in for a working environment made earlier: what must survive."""
+    env = environment_dir(folder)
+    env.mkdir(parents=True)
+    write_stamp(env, {"lock_sha256": "earlier"})
+    return env
+
+
+def test_a_failed_set_up_names_the_package_and_keeps_the_previous_environment(tmp_path):
+    previous = previous_environment(tmp_path)
+    lock = tmp_path / "bad.lock"
+    lock.write_text(
+        "sits-no-such-package-here==1.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+    )
+    lines: list[str] = []
+    with pytest.raises(SetupError, match="sits-no-such-package-here"):
+        build_environment(tmp_path, lock=lock, python="/usr/bin/python3", log=lines.append)
+    assert read_stamp(previous) == {"lock_sha256": "earlier"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".setup")] == []
+
+
+def test_a_cancelled_set_up_keeps_the_previous_environment(tmp_path):
+    previous = previous_environment(tmp_path)
+    progress: list[float] = []
+    with pytest.raises(Cancelled):
+        build_environment(
+            tmp_path,
+            python="/usr/bin/python3",
+            log=lambda _: None,
+            progress=progress.append,
+            is_cancelled=lambda: bool(progress),  # once the venv is made, during pip
+        )
+    assert read_stamp(previous) == {"lock_sha256": "earlier"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".setup")] == []
+
+
+def test_the_proxy_reaches_pip_and_an_unreachable_index_is_said(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no local mirror: the index itself
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    with pytest.raises(SetupError, match="package index cannot be reached"):
+        build_environment(
+            tmp_path, python="/usr/bin/python3", proxy=f"http://127.0.0.1:{port}",
+            log=lambda _: None,
+        )  # fmt: skip
+    # pip went through the proxy (a direct connection gives no ProxyError)
+    assert "ProxyError('Cannot connect to proxy." in (tmp_path / "pip.log").read_text()
