@@ -48,6 +48,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 package: setup
+	$(PY) scripts/make_index_list.py >/dev/null
 	$(PY) scripts/package.py
 
 bench: setup

@@ -36,16 +36,13 @@ HOW_TO_SET_UP = (
 NOT_SET_UP = f"The SITS engine is not set up: {HOW_TO_SET_UP}."
 
 
-class EngineNotReady(QgsProcessingException):
-    """No usable engine environment: the message says how to get one."""
-
-
 def engine_python() -> str:
-    """The engine's interpreter, or ``EngineNotReady`` saying what to do."""
+    """The engine's interpreter; without one, a ``QgsProcessingException`` that says what
+    to do (a plain one: QGIS prints a traceback for subclasses made in Python)."""
     chosen = os.environ.get(PYTHON_VARIABLE) or settings.engine_python()
     if chosen:
         if not Path(chosen).is_file():
-            raise EngineNotReady(
+            raise QgsProcessingException(
                 f"The SITS engine's Python set in the settings ({chosen}) does not exist:"
                 f" correct it in Processing options > Providers > SITS, or clear it and"
                 f" {HOW_TO_SET_UP}."
@@ -55,9 +52,9 @@ def engine_python() -> str:
     python = environment_python(env_dir)
     stamp = read_stamp(env_dir)
     if stamp is None or not python.is_file():
-        raise EngineNotReady(NOT_SET_UP)
+        raise QgsProcessingException(NOT_SET_UP)
     if stamp.get("lock_sha256") != lock_digest():
-        raise EngineNotReady(
+        raise QgsProcessingException(
             "The SITS engine must be updated: this version of the plugin needs other"
             f" package versions than the engine in {env_dir} has. To update it, {HOW_TO_SET_UP}"
             " (the current engine stays in place until the new one is complete)."
@@ -69,7 +66,7 @@ def engine_ready() -> str:
     """An empty string when an engine is set up, else the sentence that says how."""
     try:
         engine_python()
-    except EngineNotReady as exc:
+    except QgsProcessingException as exc:
         return str(exc)
     return ""
 

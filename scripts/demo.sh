@@ -5,7 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 out=$root/demo-output
-venv_site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 rm -rf "$out/plugins" "$out/profile"
 mkdir -p "$out/plugins" "$out/profile"
@@ -13,10 +12,21 @@ zip=$(.venv/bin/python scripts/package.py --out "$out")
 .venv/bin/python -m zipfile -e "$zip" "$out/plugins"
 .venv/bin/python scripts/make_sample_raster.py "$out/sample_dem.tif" >/dev/null
 
+# As a user has it: no PYTHONPATH; the engine in its own environment, set up by the
+# plugin (sits:setupengine) the first time, then reused.
+unset PYTHONPATH SITS_ENGINE_PYTHON
 export QGIS_PLUGINPATH=$out/plugins QGIS_CUSTOM_CONFIG_PATH=$out/profile
-export PYTHONPATH=$venv_site QT_QPA_PLATFORM=offscreen
+export QT_QPA_PLATFORM=offscreen
 qp() { /usr/bin/qgis_process.bin "$@" 2> >(grep -v -e XDG_RUNTIME_DIR -e '^$' >&2); }
 qp plugins enable sits_plugin >/dev/null
+engine=$out/engine
+if [ ! -f "$engine"/py*/sits-engine.json ] || ! cmp -s <(grep -v '^#' sits_qgis/environment/engine.lock) "$engine/lock.txt"; then
+  echo "== Setting up the engine environment in $engine (sits:setupengine, once)"
+  qp run sits:setupengine -- FOLDER="$engine" | sed -n '/^Results/,$p'
+  grep -v '^#' sits_qgis/environment/engine.lock > "$engine/lock.txt"
+else
+  qp run sits:setupengine -- EXISTING_PYTHON="$(ls "$engine"/py*/bin/python)" >/dev/null
+fi
 
 echo "== Tiled raster statistics of $out/sample_dem.tif (band 1, chunk 256, local worker processes)"
 qp run sits:rasterstatistics -- \

@@ -94,8 +94,8 @@ def numpy_statistics(values: np.ndarray) -> dict[str, float]:
         "SUM_SQUARES": float(np.sum(as_float**2)),
         "STD": float(np.std(as_float)),
         "COUNT": int(values.size),
-        "P90": float(np.percentile(values, 90)),
-        "IQR": float(np.percentile(values, 75) - np.percentile(values, 25)),
+        "P90": float(np.percentile(values, np.array(90.0))),
+        "IQR": float(np.percentile(values, np.array(75.0)) - np.percentile(values, np.array(25.0))),
         "NMAD": float(1.4826 * np.median(np.abs(values - median))),
         "RMSE": float(np.sqrt(np.mean(as_float**2))),
     }

@@ -17,7 +17,7 @@ import psutil
 import pytest
 from conftest import PLUGIN_NAME, QGIS_PLUGINS, write_raster
 
-from sits_qgis.engine.client import EngineClient, EngineDied, running_session, shutdown_session
+from sits_qgis.engine.client import EngineClient, EngineDied, running_session
 from sits_qgis.environment.build import SetupError, build_environment
 from sits_qgis.environment.layout import environment_dir, read_stamp, write_stamp
 from sits_qgis.errors import Cancelled
@@ -154,7 +154,7 @@ def test_an_engine_that_cannot_start_says_its_first_error_lines(tmp_path):
     broken.write_text("#!/bin/sh\necho 'ImportError: libgdal.so.36: cannot open' >&2\nexit 3\n")
     broken.chmod(0o755)
     client = EngineClient(str(broken))
-    with pytest.raises(Exception, match="did not start: ImportError: libgdal.so.36"):
+    with pytest.raises(Exception, match=r"did not start: ImportError: libgdal\.so\.36"):
         client.start()
 
 
@@ -189,9 +189,7 @@ def previous_environment(folder: Path) -> Path:
 def test_a_failed_set_up_names_the_package_and_keeps_the_previous_environment(tmp_path):
     previous = previous_environment(tmp_path)
     lock = tmp_path / "bad.lock"
-    lock.write_text(
-        "sits-no-such-package-here==1.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
-    )
+    lock.write_text("sits-no-such-package-here==1.0 \\\n    --hash=sha256:" + "0" * 64 + "\n")
     lines: list[str] = []
     with pytest.raises(SetupError, match="sits-no-such-package-here"):
         build_environment(tmp_path, lock=lock, python="/usr/bin/python3", log=lines.append)

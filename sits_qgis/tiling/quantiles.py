@@ -181,9 +181,12 @@ def percentile_from(lo: np.generic, hi: np.generic, weight: float) -> np.generic
     """numpy's percentile given the two order statistics around it.
 
     Calling numpy's own quantile on the two values (at the same weight) reproduces its
-    interpolation and dtype rules exactly, which re-writing the formula would not.
+    interpolation and dtype rules exactly, which re-writing the formula would not. The
+    weight goes as a float64 array: under numpy 2's promotion rules (NEP 50) a Python
+    float would let float32 values give a float32 result, rounded where numpy 1 gave
+    float64; an array keeps the float64 result on both.
     """
-    return np.quantile(np.array([lo, hi]), weight)
+    return np.quantile(np.array([lo, hi]), np.array(weight, dtype=np.float64))
 
 
 def median_ranks(count: int) -> tuple[int, ...]:

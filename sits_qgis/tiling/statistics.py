@@ -318,7 +318,8 @@ def raster_statistics(
     sample = np.concatenate([r[2] for r in results])
     if stride == 1:  # the sample is every valid value: numpy itself gives the answer
         median = np.median(sample)
-        percentiles = {p: np.percentile(sample, p) for p in PERCENTILES}
+        # q as a float64 array: float64 results under numpy 1 and 2 (see percentile_from)
+        percentiles = {p: np.percentile(sample, np.array(p, np.float64)) for p in PERCENTILES}
         mad = np.median(np.abs(sample - median))
     else:
         median, percentiles, mad = _order_statistics(run, sample, moments.count, dtype)

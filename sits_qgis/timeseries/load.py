@@ -240,8 +240,10 @@ def _read_asset_rasterio(
     from rasterio.windows import Window
 
     href = item["assets"][asset]["href"]
+    # rasterio sets GDAL_CACHEMAX through GDAL's own call, which takes a number
+    settings = {k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()}
     try:
-        with rasterio.Env(**options), rasterio.open(_gdal_path(href)) as dataset:
+        with rasterio.Env(**settings), rasterio.open(_gdal_path(href)) as dataset:
             dtype = np.dtype(dataset.dtypes[0])
             nodata = dataset.nodata
             if nodata is None:
@@ -261,7 +263,7 @@ def _read_asset_rasterio(
                 if where.window is None:
                     values.append(None)
                     continue
-                row_off, col_off, height, width = where.window
+                row_off, col_off, height, width = (int(v) for v in where.window)
                 block = dataset.read(1, window=Window(col_off, row_off, width, height))
                 image = np.full(target[2], nodata, dtype=dtype)
                 image[where.covered] = block[where.rows, where.cols]
