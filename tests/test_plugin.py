@@ -126,6 +126,11 @@ def test_classfactory_initgui_unload_with_an_iface(qgis_iface, loaded_plugin):
         plugin.unload()
     assert plugin.provider is None and plugin.menu is None
     assert running_session() is None  # unload stopped the engine and its workers
+    import time
+
+    deadline = time.monotonic() + 10  # the workers end just after the engine
+    while time.monotonic() < deadline and [p for p in pids if psutil.pid_exists(p)]:
+        time.sleep(0.1)
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     assert registry.providerById("sits") is None
     loaded_plugin.initProcessing()  # give the provider back to the other tests
