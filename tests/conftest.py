@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 import zipfile
 from collections.abc import Iterator
 from datetime import date
@@ -153,6 +154,21 @@ def loaded_plugin(qgis_app, plugin_dir: Path):
     plugin.initProcessing()
     yield plugin
     plugin.unload()
+
+
+def pyqgis_script(plugin_dir: Path, body: str) -> str:
+    """A PyQGIS script for a fresh process: QGIS and Processing initialised as QGIS does
+    before it loads plugins, then ``body`` (which loads the plugin itself)."""
+    preamble = f"""
+import json, sys, time
+sys.path[:0] = [{str(plugin_dir)!r}, {QGIS_PLUGINS!r}]
+from qgis.core import QgsApplication
+app = QgsApplication([], False)
+app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+"""
+    return preamble + textwrap.dedent(body)
 
 
 @pytest.fixture(scope="session")

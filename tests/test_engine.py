@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from conftest import PLUGIN_NAME, QGIS_PLUGINS, write_raster
+from conftest import PLUGIN_NAME, SITES, pyqgis_script, write_raster
 
 from sits_qgis.engine.client import EngineClient, EngineDied, running_session
 from sits_qgis.environment.build import SetupError, build_environment
@@ -39,25 +38,18 @@ def test_qgis_process_imports_no_engine_package_after_every_algorithm(
     plugin_dir, sample_stac, tmp_path
 ):
     """Every algorithm run through processing.run in a PyQGIS process, then its modules."""
-    served, catalogue = sample_stac
+    served, _ = sample_stac
     raster = write_raster(tmp_path / "r.tif", np.arange(10000, dtype="float32").reshape(100, 100))
     points = tmp_path / "points.geojson"
-    site = catalogue.sites[0] if hasattr(catalogue, "sites") else None
-    lon, lat = (site.lon, site.lat) if site else (2.3512, 48.8566)
+    lon, lat = SITES[0].lon, SITES[0].lat
     points.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"id": 1},
          "geometry": {"type": "Point", "coordinates": [lon, lat]}}]}))  # fmt: skip
     url = served.stac_urls["earth-search"]
     common = f"'STAC_URL': {url!r}, 'START_DATE': '2022-01-01', 'END_DATE': '2022-03-31'"
-    script = textwrap.dedent(
+    script = pyqgis_script(
+        plugin_dir,
         f"""
-        import json, sys
-        sys.path[:0] = [{str(plugin_dir)!r}, {QGIS_PLUGINS!r}]
-        from qgis.core import QgsApplication
-        app = QgsApplication([], False)
-        app.initQgis()
-        from processing.core.Processing import Processing
-        Processing.initialize()
         import processing, {PLUGIN_NAME}
         plugin = {PLUGIN_NAME}.classFactory(None)
         plugin.initProcessing()
@@ -74,7 +66,7 @@ def test_qgis_process_imports_no_engine_package_after_every_algorithm(
         loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({ENGINE_ONLY!r}))
         print(json.dumps({{"loaded": loaded}}))
         plugin.unload()
-        """
+        """,
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(

@@ -7,10 +7,9 @@ import configparser
 import json
 import subprocess
 import sys
-import textwrap
 import zipfile
 
-from conftest import PLUGIN_NAME, QGIS_PLUGINS, ROOT
+from conftest import PLUGIN_NAME, ROOT, pyqgis_script
 
 HEAVY = (
     "dask",
@@ -30,16 +29,10 @@ HEAVY = (
 
 def test_plugin_import_is_fast_and_light(plugin_dir):
     """QGIS start-up must not pay for dask and friends: measured in a fresh process."""
-    script = textwrap.dedent(
+    # QGIS loads its Processing framework before plugins; only our cost is timed
+    script = pyqgis_script(
+        plugin_dir,
         f"""
-        import json, sys, time
-        sys.path[:0] = [{str(plugin_dir)!r}, {QGIS_PLUGINS!r}]
-        from qgis.core import QgsApplication
-        app = QgsApplication([], False)
-        app.initQgis()
-        # QGIS loads its Processing framework before plugins; only our cost is timed
-        from processing.core.Processing import Processing
-        Processing.initialize()
         start = time.perf_counter()
         import {PLUGIN_NAME}
         plugin = {PLUGIN_NAME}.classFactory(None)
@@ -49,7 +42,7 @@ def test_plugin_import_is_fast_and_light(plugin_dir):
         heavy = sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY!r}))
         print(json.dumps({{"seconds": elapsed, "heavy": heavy, "ids": ids}}))
         plugin.unload()
-        """
+        """,
     )
     out = subprocess.run(
         [sys.executable, "-c", script],

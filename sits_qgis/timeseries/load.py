@@ -244,35 +244,27 @@ def _read_asset_rasterio(
     settings = {k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()}
     try:
         with rasterio.Env(**settings), rasterio.open(_gdal_path(href)) as dataset:
-            dtype = np.dtype(dataset.dtypes[0])
-            nodata = dataset.nodata
-            if nodata is None:
-                nodata = _asset_nodata(item, asset)
-            if nodata is None:  # no nodata anywhere: pixels outside the file are 0 / NaN
-                nodata = float("nan") if dtype.kind == "f" else 0.0
-            grid = _file_grid(
-                tuple(dataset.transform.to_gdal()),
-                (dataset.height, dataset.width),
-                lambda: dataset.crs.to_wkt() if dataset.crs else "",
+            read = _read_targets(
+                _FileLayout(
+                    np.dtype(dataset.dtypes[0]),
+                    dataset.nodata,
+                    tuple(dataset.transform.to_gdal()),
+                    (dataset.height, dataset.width),
+                    lambda: dataset.crs.to_wkt() if dataset.crs else "",
+                ),
+                lambda row, col, height, width: dataset.read(
+                    1, window=Window(col, row, width, height)
+                ),
                 item,
                 asset,
+                targets,
             )
-            values: list[np.ndarray | None] = []
-            for target in targets:
-                where = pixel_map(target, grid)
-                if where.window is None:
-                    values.append(None)
-                    continue
-                row_off, col_off, height, width = (int(v) for v in where.window)
-                block = dataset.read(1, window=Window(col_off, row_off, width, height))
-                image = np.full(target[2], nodata, dtype=dtype)
-                image[where.covered] = block[where.rows, where.cols]
-                values.append(image)
     except RasterioError as exc:
         raise FeatureProblem(
             f"cannot read asset '{asset}' of item {item['id']} ({href}): {_said(str(exc), options)}"
         ) from None
-    return _Read(values, nodata, dtype)
+    assert read is not None  # rasterio raises where GDAL's bindings return None
+    return read
 
 
 def _said(reason: str, options: Mapping[str, str]) -> str:
@@ -295,27 +287,56 @@ def _read_dataset(
     from osgeo import gdal_array
 
     band = dataset.GetRasterBand(1)
-    dtype = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType))
-    nodata = band.GetNoDataValue()
+    layout = _FileLayout(
+        np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType)),
+        band.GetNoDataValue(),
+        tuple(dataset.GetGeoTransform()),
+        (dataset.RasterYSize, dataset.RasterXSize),
+        dataset.GetProjection,
+    )
+    return _read_targets(
+        layout,
+        lambda row, col, height, width: band.ReadAsArray(col, row, width, height),
+        item,
+        asset,
+        targets,
+    )
+
+
+@dataclass(frozen=True)
+class _FileLayout:
+    """What an open file says of itself: pixel type, nodata, geotransform, size, CRS."""
+
+    dtype: np.dtype
+    nodata: float | None
+    transform: tuple[float, ...]
+    shape: tuple[int, int]
+    crs_wkt: Callable[[], str]
+
+
+def _read_targets(
+    layout: _FileLayout,
+    read_window: Callable[[int, int, int, int], np.ndarray | None],
+    item: Mapping[str, Any],
+    asset: str,
+    targets: Sequence[GridKey],
+) -> _Read | None:
+    """Band 1 of an open file on every target grid, whichever library opened it;
+    ``read_window(row, col, height, width)`` reads a window (``None`` if it failed)."""
+    dtype, nodata = layout.dtype, layout.nodata
     if nodata is None:
         nodata = _asset_nodata(item, asset)
     if nodata is None:  # no nodata anywhere: pixels outside the file are 0 / NaN
         nodata = float("nan") if dtype.kind == "f" else 0.0
-    grid = _file_grid(
-        tuple(dataset.GetGeoTransform()),
-        (dataset.RasterYSize, dataset.RasterXSize),
-        dataset.GetProjection,
-        item,
-        asset,
-    )
+    grid = _file_grid(layout.transform, layout.shape, layout.crs_wkt, item, asset)
     values: list[np.ndarray | None] = []
     for target in targets:
         where = pixel_map(target, grid)
         if where.window is None:
             values.append(None)
             continue
-        row_off, col_off, height, width = where.window
-        block = band.ReadAsArray(col_off, row_off, width, height)
+        row_off, col_off, height, width = (int(v) for v in where.window)
+        block = read_window(row_off, col_off, height, width)
         if block is None:
             return None
         image = np.full(target[2], nodata, dtype=dtype)
