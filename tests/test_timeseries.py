@@ -510,3 +510,21 @@ def test_points_sharing_images_open_each_file_once_and_get_their_own_pixels(stac
                 assert row["red"] == point_value(href(item, "red"), lon, lat)
                 checked += 1
     assert checked > 100
+
+
+def test_the_rasterio_reader_gives_what_gdals_bindings_give(
+    stac, sequential_backend, monkeypatch
+) -> None:
+    """The engine environment has rasterio only (GDAL publishes no wheels of its
+    bindings): its reads equal those of GDAL's bindings, pixel for pixel, masks included."""
+    from sits_qgis.timeseries import load
+
+    served, _ = stac
+    url = served.stac_urls["earth-search"]
+    _, with_gdal = run_points(url, sequential_backend, indices=("NDVI",))
+    monkeypatch.setattr(load, "GDAL_BINDINGS", False)
+    monkeypatch.setattr(load, "_known_grids", {})
+    _, with_rasterio = run_points(url, sequential_backend, indices=("NDVI",))
+    assert load.GDAL_BINDINGS is False
+    assert with_rasterio == with_gdal
+    assert {r["status"] for r in with_rasterio} >= {"ok", "masked"}
