@@ -99,6 +99,8 @@ class SetupEngineAlgorithm(SitsAlgorithm):
                 self.tr("Or use the python executable of an existing environment"),
                 QgsProcessingParameterFile.File,
                 optional=True,
+                # "*" not QGIS's "*.*": python on Linux and macOS has no extension
+                fileFilter="Python executable (python* python*.exe);;All files (*)",
             )
         )
         self.addOutput(QgsProcessingOutputString("PYTHON", self.tr("The engine's Python")))

@@ -220,3 +220,132 @@ def test_the_proxy_reaches_pip_and_an_unreachable_index_is_said(tmp_path, monkey
         )  # fmt: skip
     # pip went through the proxy (a direct connection gives no ProxyError)
     assert "ProxyError('Cannot connect to proxy." in (tmp_path / "pip.log").read_text()
+
+
+def make_wheel(folder: Path, name: str, version: str, payload: int = 0) -> Path:
+    """A real, minimal pure-Python wheel (``payload`` random bytes inside), made here so
+    that the set-up's failures can be tested offline."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"",
+        f"{name}/payload.bin": os.urandom(payload),
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+def lock_for(path: Path, pins: dict[str, str]) -> Path:
+    """A lock file: ``name==version`` -> sha256 hex."""
+    path.write_text(
+        "".join(f"{pin} \\\n    --hash=sha256:{digest}\n" for pin, digest in pins.items())
+    )
+    return path
+
+
+def sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_that_does_not_match_the_lock_is_refused(tmp_path):
+    previous = previous_environment(tmp_path / "engine")
+    wheel = make_wheel(tmp_path / "wheels", "sitsdemo", "1.0")
+    lock = lock_for(tmp_path / "lock.txt", {"sitsdemo==1.0": "1" * 64})
+    assert sha256(wheel) != "1" * 64
+    with pytest.raises(SetupError, match="does not match the hash in the plugin's lock"):
+        build_environment(
+            tmp_path / "engine", wheelhouse=str(tmp_path / "wheels"), lock=lock,
+            python="/usr/bin/python3", log=lambda _: None,
+        )  # fmt: skip
+    assert read_stamp(previous) == {"lock_sha256": "earlier"}
+
+
+def test_a_wheelhouse_without_a_package_names_it(tmp_path):
+    previous = previous_environment(tmp_path / "engine")
+    wheel = make_wheel(tmp_path / "wheels", "sitsdemo", "1.0")
+    lock = lock_for(
+        tmp_path / "lock.txt", {"sitsdemo==1.0": sha256(wheel), "sitsabsent==2.0": "2" * 64}
+    )
+    with pytest.raises(SetupError, match=r"has no file of sitsabsent==2\.0"):
+        build_environment(
+            tmp_path / "engine", wheelhouse=str(tmp_path / "wheels"), lock=lock,
+            python="/usr/bin/python3", log=lambda _: None,
+        )  # fmt: skip
+    assert read_stamp(previous) == {"lock_sha256": "earlier"}
+
+
+def test_a_full_disk_is_said_and_the_previous_environment_stays(tmp_path):
+    disk = tmp_path / "small_disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"no tmpfs can be mounted here: {mounted.stderr.decode().strip()}")
+    try:
+        previous = previous_environment(disk)
+        wheel = make_wheel(tmp_path / "wheels", "sitsbig", "1.0", payload=48 * 2**20)
+        lock = lock_for(tmp_path / "lock.txt", {"sitsbig==1.0": sha256(wheel)})
+        with pytest.raises(SetupError, match="is full"):
+            build_environment(
+                disk, wheelhouse=str(tmp_path / "wheels"), lock=lock,
+                python="/usr/bin/python3", log=lambda _: None,
+            )  # fmt: skip
+        assert read_stamp(previous) == {"lock_sha256": "earlier"}
+        assert [p.name for p in disk.iterdir() if p.name.startswith(".setup")] == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_python_without_venv_names_the_package_to_install(tmp_path):
+    """Debian's Python without python3-venv answers ``-m venv`` with this message."""
+    python = tmp_path / "bin" / "python3.11"
+    python.parent.mkdir()
+    python.write_text(
+        "#!/bin/sh\necho 'The virtual environment was not created successfully because"
+        " ensurepip is not'\necho 'available.  On Debian/Ubuntu systems, you need to install"
+        " the python3-venv'\nexit 1\n"
+    )
+    python.chmod(0o755)
+    with pytest.raises(SetupError, match=r"sudo apt install python3\.11-venv"):
+        build_environment(tmp_path / "engine", python=str(python), log=lambda _: None)
+
+
+def test_an_existing_environment_without_the_packages_is_refused_with_what_it_lacks(
+    loaded_plugin,
+):
+    from qgis import processing
+    from qgis.core import QgsProcessingException
+
+    from processing_provider import settings
+
+    before = settings.engine_python()
+    with pytest.raises(QgsProcessingException) as refused:
+        processing.run("sits:setupengine", {"EXISTING_PYTHON": "/usr/bin/python3"})
+    message = str(refused.value)
+    assert "EXISTING_PYTHON: /usr/bin/python3 cannot run the engine" in message
+    assert "rasterio cannot be imported" in message and "Traceback" not in message
+    assert settings.engine_python() == before  # nothing remembered
+    used = processing.run("sits:setupengine", {"EXISTING_PYTHON": sys.executable})
+    try:
+        assert used["PYTHON"] == sys.executable and settings.engine_python() == sys.executable
+    finally:
+        settings.set_engine_python(before)
