@@ -41,7 +41,7 @@ test: setup
 # The dialogs' screenshots in docs/screenshots (shown in the README), on a virtual X
 # screen as a user would see them; look at each one before committing it.
 screenshots: setup
-	SITS_SCREENSHOTS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest tests/test_dialogs.py tests/test_series_dock.py
+	SITS_SCREENSHOTS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest tests/test_dialogs.py tests/test_series_dock.py tests/test_without_engine.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

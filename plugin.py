@@ -18,11 +18,11 @@ def connection_settings() -> tuple:
     return backend_settings(), default_catalogue(), engine.call
 
 
-def engine_problem() -> str:
-    """Empty when the engine is set up, else the sentence that says how to set it up."""
-    from .processing_provider.engine import engine_ready
+def engine_status():
+    """Whether the engine can run, and if not, why (``EngineStatus``)."""
+    from .processing_provider.engine import engine_status as status
 
-    return engine_ready()
+    return status()
 
 
 class SitsPlugin:
@@ -45,9 +45,9 @@ class SitsPlugin:
         """Register the provider and add the plugin's menu entries."""
         self.initProcessing()
         if self.iface is not None:
-            self.menu = PluginMenu(self.iface, connection_settings, engine_problem)
+            self.menu = PluginMenu(self.iface, connection_settings, engine_status)
             self.menu.add()
-            self.menu.offer_setup_once()
+            self.menu.offer_setup()
 
     def unload(self) -> None:
         """Remove everything the plugin added (the provider stops the worker processes)."""

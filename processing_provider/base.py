@@ -71,6 +71,19 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> SitsAlgorithm:
         return type(self)()
 
+    #: Whether the algorithm needs the engine (the set-up itself does not).
+    NEEDS_ENGINE = True
+
+    def checkParameterValues(self, parameters: dict[str, Any], context: Any) -> tuple[bool, str]:
+        """QGIS's own checks, then the engine: without one, the dialog says how to set it
+        up before anything starts (and qgis_process and processing.run stop there too)."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok and self.NEEDS_ENGINE:
+            problem = engine.engine_status().problem
+            if problem:
+                return False, problem
+        return ok, message
+
     def run_engine(
         self,
         feedback: QgsProcessingFeedback,

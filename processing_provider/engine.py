@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,39 +37,50 @@ HOW_TO_SET_UP = (
 NOT_SET_UP = f"The SITS engine is not set up: {HOW_TO_SET_UP}."
 
 
-def engine_python() -> str:
-    """The engine's interpreter; without one, a ``QgsProcessingException`` that says what
-    to do (a plain one: QGIS prints a traceback for subclasses made in Python)."""
+@dataclass(frozen=True)
+class EngineStatus:
+    """Which Python runs the engine, or why none can (``problem``, in the user's words);
+    ``outdated``: an environment exists but was made from another lock."""
+
+    python: str = ""
+    problem: str = ""
+    outdated: bool = False
+
+
+def engine_status() -> EngineStatus:
+    """The engine's interpreter from the settings, checked without starting it."""
     chosen = os.environ.get(PYTHON_VARIABLE) or settings.engine_python()
     if chosen:
         if not Path(chosen).is_file():
-            raise QgsProcessingException(
-                f"The SITS engine's Python set in the settings ({chosen}) does not exist:"
-                f" correct it in Processing options > Providers > SITS, or clear it and"
-                f" {HOW_TO_SET_UP}."
+            return EngineStatus(
+                problem=f"The SITS engine's Python set in the settings ({chosen}) does not"
+                " exist: correct it in Processing options > Providers > SITS, or clear it"
+                f" and {HOW_TO_SET_UP}."
             )
-        return chosen
+        return EngineStatus(python=chosen)
     env_dir = environment_dir(settings.engine_folder())
     python = environment_python(env_dir)
     stamp = read_stamp(env_dir)
     if stamp is None or not python.is_file():
-        raise QgsProcessingException(NOT_SET_UP)
+        return EngineStatus(problem=NOT_SET_UP)
     if stamp.get("lock_sha256") != lock_digest():
-        raise QgsProcessingException(
-            "The SITS engine must be updated: this version of the plugin needs other"
-            f" package versions than the engine in {env_dir} has. To update it, {HOW_TO_SET_UP}"
-            " (the current engine stays in place until the new one is complete)."
+        return EngineStatus(
+            problem="The SITS engine must be updated: this version of the plugin needs other"
+            f" package versions than the engine in {env_dir} has. To update it,"
+            f" {HOW_TO_SET_UP} (the current engine stays in place until the new one is"
+            " complete).",
+            outdated=True,
         )
-    return str(python)
+    return EngineStatus(python=str(python))
 
 
-def engine_ready() -> str:
-    """An empty string when an engine is set up, else the sentence that says how."""
-    try:
-        engine_python()
-    except QgsProcessingException as exc:
-        return str(exc)
-    return ""
+def engine_python() -> str:
+    """The engine's interpreter; without one, a ``QgsProcessingException`` that says what
+    to do (a plain one: QGIS prints a traceback for subclasses made in Python)."""
+    status = engine_status()
+    if status.problem:
+        raise QgsProcessingException(status.problem)
+    return status.python
 
 
 def client() -> EngineClient:

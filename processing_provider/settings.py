@@ -47,8 +47,10 @@ def _settings() -> list[Setting]:
         Setting(
             GROUP,
             ENGINE_FOLDER,
-            "Engine environments folder (made by Set up the engine)",
-            default_engine_folder(),
+            "Engine environments folder (empty = the QGIS profile's sits_engine folder)",
+            # empty by default: QGIS refuses to save its options while a FOLDER setting
+            # names a folder that does not exist, as the profile's does until the set-up
+            "",
             valuetype=Setting.FOLDER,
         ),
         Setting(

@@ -70,6 +70,7 @@ class SetupEngineAlgorithm(SitsAlgorithm):
     GROUP_ID = "engine"
     HELP = HELP
     HELP_ANCHOR = "set-up-the-engine"
+    NEEDS_ENGINE = False
 
     FOLDER = "FOLDER"
     WHEELHOUSE = "WHEELHOUSE"

@@ -212,6 +212,17 @@ def qgis_process(plugin_zip, tmp_path_factory):
     return call
 
 
+@pytest.fixture
+def dialog_ready(loaded_plugin, qgis_iface, monkeypatch):
+    """The plugin, and the test QGIS interface (pytest-qgis's, with a real map canvas)
+    given the real browser model that the Processing dialog asks it for."""
+    from qgis.gui import QgsBrowserGuiModel
+
+    model = QgsBrowserGuiModel()
+    monkeypatch.setattr(qgis_iface, "browserModel", lambda: model, raising=False)
+    return loaded_plugin
+
+
 #: Generated imagery for the time-series tests: one site in UTM zone 31 and two on
 #: either side of the 31/32 boundary.
 SITES = [

@@ -20,17 +20,6 @@ from qgis.PyQt.QtWidgets import QLineEdit
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
-@pytest.fixture
-def dialog_ready(loaded_plugin, qgis_iface, monkeypatch):
-    """The plugin, and the test QGIS interface (pytest-qgis's, with a real map canvas)
-    given the real browser model that the Processing dialog asks it for."""
-    from qgis.gui import QgsBrowserGuiModel
-
-    model = QgsBrowserGuiModel()
-    monkeypatch.setattr(qgis_iface, "browserModel", lambda: model, raising=False)
-    return loaded_plugin
-
-
 def wait_until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
     """Run Qt's event loop until ``condition()`` holds (network replies arrive there)."""
     deadline = time.monotonic() + seconds

@@ -22,13 +22,14 @@ class PluginMenu:
     """Menu entries: the backend settings (Processing options > Providers) and the
     time-series dock (made on first use: it imports matplotlib)."""
 
-    def __init__(self, iface, connection_settings: Any = None, engine_problem: Any = None) -> None:
+    def __init__(self, iface, connection_settings: Any = None, engine_status: Any = None) -> None:
         """``connection_settings()`` gives the backend settings, the default catalogue
         and the engine's request function, for the connection test;
-        ``engine_problem()`` says why the engine cannot run (empty when it can)."""
+        ``engine_status()`` says whether the engine can run (its ``problem`` and
+        ``outdated``)."""
         self.iface = iface
         self.connection_settings = connection_settings
-        self.engine_problem = engine_problem or (lambda: "")
+        self.engine_status = engine_status
         self.setup_action: QAction | None = None
         self.setup_dialog: Any = None
         self.test_dialog: Any = None
@@ -78,21 +79,25 @@ class PluginMenu:
         self.setup_dialog.show()
         return self.setup_dialog
 
-    def offer_setup_once(self) -> None:
-        """After install: a message bar that offers the set-up, once, if it is needed."""
+    def offer_setup(self) -> Any:
+        """A message bar with a button that opens the set-up: once after install when no
+        engine is set up, and at every start while the engine is out of date (a plugin
+        update changed its lock, and nothing runs until it is updated)."""
+        if self.engine_status is None:
+            return None
+        status = self.engine_status()
         settings = QgsSettings()
-        if str(settings.value(SETUP_OFFERED, False)).lower() == "true":
-            return
-        problem = self.engine_problem()
-        if not problem:
-            return
+        offered = str(settings.value(SETUP_OFFERED, False)).lower() == "true"
+        if not status.problem or (offered and not status.outdated):
+            return None
         settings.setValue(SETUP_OFFERED, True)
         bar = self.iface.messageBar()
-        widget = bar.createMessage("SITS", problem)
+        widget = bar.createMessage("SITS", status.problem)
         button = QPushButton("Set up the engine…", widget)
         button.clicked.connect(self.set_up_engine)
         widget.layout().addWidget(button)
-        bar.pushWidget(widget, Qgis.Info, 0)
+        bar.pushWidget(widget, Qgis.Warning if status.outdated else Qgis.Info, 0)
+        return widget
 
     def test_connections(self) -> Any:
         """Open the connection test with the current settings (kept, or Qt would
