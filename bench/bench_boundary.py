@@ -125,7 +125,8 @@ def report(payload: dict) -> str:
         "# The cost of the process boundary",
         "",
         f"Medians of {payload['repeats']} runs per way, taking turns; {WORKERS} local"
-        " workers; cold = backend (or engine and its backend) started inside the timing.",
+        " workers; cold = backend (or engine and its backend) started inside the timing;"
+        f" engine process: `{payload['engine_python']}`.",
         "",
         "| Case | Phase | In process | Engine process | Added | Within 5 % or 0.5 s |",
         "|---|---|---:|---:|---:|---|",
@@ -154,6 +155,9 @@ def main() -> None:
         help="the engine environment's Python (default: the project's .venv, so that only"
         " the boundary differs)",
     )  # fmt: skip
+    parser.add_argument(
+        "--name", default="boundary", help="results file stem in bench/results (default boundary)"
+    )
     args = parser.parse_args()
     cases = {}
     [raster] = ensure_rasters(specs_for(["1 GiB"], SPECS))
@@ -178,8 +182,8 @@ def main() -> None:
         "cases": cases,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "boundary.json").write_text(json.dumps(payload, indent=2))
-    (RESULTS / "boundary.md").write_text(report(payload))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(payload, indent=2))
+    (RESULTS / f"{args.name}.md").write_text(report(payload))
     print(report(payload))
 
 
