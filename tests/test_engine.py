@@ -15,6 +15,7 @@ import numpy as np
 import psutil
 import pytest
 from conftest import PLUGIN_NAME, SITES, pyqgis_script, write_raster
+from qgis.core import QgsSettings
 
 from sits_qgis.engine.client import EngineClient, EngineDied, running_session
 from sits_qgis.environment.build import SetupError, build_environment
@@ -349,3 +350,45 @@ def test_an_existing_environment_without_the_packages_is_refused_with_what_it_la
         assert used["PYTHON"] == sys.executable and settings.engine_python() == sys.executable
     finally:
         settings.set_engine_python(before)
+
+
+def test_an_environment_with_too_old_versions_says_which(tmp_path):
+    """A real venv whose numpy is an old release (its metadata), the rest missing."""
+    from sits_qgis.environment.probe import probe
+
+    env = tmp_path / "old"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(env)], check=True)
+    [site] = list(env.glob("lib/python3*/site-packages"))
+    (site / "numpy").mkdir()
+    (site / "numpy" / "__init__.py").write_text("__version__ = '1.21.6'\n")
+    (site / "numpy-1.21.6.dist-info").mkdir()
+    (site / "numpy-1.21.6.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: numpy\nVersion: 1.21.6\n"
+    )
+    report = probe(str(env / "bin" / "python"))
+    assert not report.ok
+    assert "numpy is 1.21.6, the engine needs 1.23 or later" in report.summary()
+    assert "rasterio cannot be imported" in report.summary()
+
+
+def test_qgis_proxy_settings_become_pips_proxy(loaded_plugin):
+    from processing_provider.setup_engine import qgis_proxy
+
+    settings = QgsSettings()
+    keys = ("proxyEnabled", "proxyType", "proxyHost", "proxyPort", "proxyUser", "proxyPassword")
+    saved = {k: settings.value(f"proxy/{k}") for k in keys}
+    try:
+        for key, value in zip(keys, (True, "HttpProxy", "proxy.example", "3128", "ann", "p@ss")):
+            settings.setValue(f"proxy/{key}", value)
+        assert qgis_proxy() == "http://ann:p%40ss@proxy.example:3128"
+        settings.setValue("proxy/proxyType", "DefaultProxy")  # the system's: pip reads it too
+        assert qgis_proxy() == ""
+        settings.setValue("proxy/proxyType", "HttpProxy")
+        settings.setValue("proxy/proxyEnabled", False)
+        assert qgis_proxy() == ""
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                settings.remove(f"proxy/{key}")
+            else:
+                settings.setValue(f"proxy/{key}", value)
