@@ -312,5 +312,5 @@ def shutdown_session() -> None:
 
 
 def running_session() -> EngineClient | None:
-    """The session's engine if it runs (for tests and the connection test)."""
+    """The session's engine if it runs (the tests look at its processes)."""
     return _session if _session is not None and _session.alive() else None

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -143,7 +144,6 @@ def _run(
     )
     lines: list[str] = []
     assert process.stdout is not None
-    import threading
 
     def read() -> None:
         for raw in process.stdout:
@@ -155,17 +155,19 @@ def _run(
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    while process.poll() is None:
-        if is_cancelled():
-            if os.name == "nt":
-                process.kill()
-            else:
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            reader.join(5)
-            raise Cancelled()
-        time.sleep(0.1)
-    reader.join(10)
+    try:
+        while process.poll() is None:
+            if is_cancelled():
+                if os.name == "nt":
+                    process.kill()
+                else:
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                raise Cancelled()
+            time.sleep(0.1)
+    finally:
+        reader.join(10)
+        process.stdout.close()
     return process.returncode, lines
 
 
