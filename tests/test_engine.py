@@ -392,3 +392,42 @@ def test_qgis_proxy_settings_become_pips_proxy(loaded_plugin):
                 settings.remove(f"proxy/{key}")
             else:
                 settings.setValue(f"proxy/{key}", value)
+
+
+def test_no_python_for_the_environment_is_said(tmp_path):
+    with pytest.raises(SetupError, match=r"There is no Python at /nowhere/python3\.11"):
+        build_environment(tmp_path / "engine", python="/nowhere/python3.11", log=lambda _: None)
+    assert not environment_dir(tmp_path / "engine").exists()
+
+
+@pytest.mark.slow
+def test_the_engine_and_its_workers_stop_when_qgis_dies(plugin_dir, tmp_path):
+    """QGIS killed (no unload, no exit handler): the end of the engine's input stops it."""
+    raster = write_raster(tmp_path / "r.tif", np.ones((64, 64), "float32"))
+    script = pyqgis_script(
+        plugin_dir,
+        f"""
+        import processing, {PLUGIN_NAME}
+        from sits_qgis.engine.client import running_session
+        plugin = {PLUGIN_NAME}.classFactory(None)
+        plugin.initProcessing()
+        processing.run('sits:rasterstatistics', {{'INPUT': {str(raster)!r}, 'BAND': 1}})
+        print(running_session().process.pid, flush=True)
+        time.sleep(600)
+        """,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    qgis = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        engine_pid = int(qgis.stdout.readline())
+        pids = [engine_pid, *descendants(engine_pid)]
+        assert len(pids) >= 3  # the engine and its two workers
+    finally:
+        qgis.kill()
+        qgis.wait()
+    deadline = time.monotonic() + 20
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(pids) == []

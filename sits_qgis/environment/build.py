@@ -205,6 +205,12 @@ def build_environment(
     target = environment_dir(folder)
     try:
         python = python or base_python()
+        if not Path(python).is_file():
+            raise SetupError(
+                f"There is no Python at {python} to make the engine's environment with:"
+                " install Python (the one QGIS runs), or point the settings at an existing"
+                " environment."
+            )
         pins = _lock_pins(lock)
         log(f"Making a virtual environment with {python} (lock: {len(pins)} packages)…")
         new = work / target.name
@@ -257,6 +263,10 @@ def build_environment(
         progress(100.0)
         log(f"The engine environment is ready: {target} ({report.summary()})")
         return environment_python(target)
+    except SetupError:
+        raise
+    except SitsError as exc:  # no Python found for the environment (base_python)
+        raise SetupError(str(exc), exc.parameter) from None
     except OSError as exc:
         if exc.errno == 28:
             raise SetupError(explain_pip_failure([str(exc)], wheelhouse, folder)) from None
