@@ -266,16 +266,20 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def set_up_offline(folder: Path, wheels: Path, lock: Path) -> Path:
+    """The set-up from a wheelhouse with Debian's Python, as sits:setupengine runs it."""
+    return build_environment(
+        folder, wheelhouse=str(wheels), lock=lock, python="/usr/bin/python3", log=lambda _: None
+    )
+
+
 def test_a_file_that_does_not_match_the_lock_is_refused(tmp_path):
     previous = previous_environment(tmp_path / "engine")
     wheel = make_wheel(tmp_path / "wheels", "sitsdemo", "1.0")
     lock = lock_for(tmp_path / "lock.txt", {"sitsdemo==1.0": "1" * 64})
     assert sha256(wheel) != "1" * 64
     with pytest.raises(SetupError, match="does not match the hash in the plugin's lock"):
-        build_environment(
-            tmp_path / "engine", wheelhouse=str(tmp_path / "wheels"), lock=lock,
-            python="/usr/bin/python3", log=lambda _: None,
-        )  # fmt: skip
+        set_up_offline(tmp_path / "engine", tmp_path / "wheels", lock)
     assert read_stamp(previous) == {"lock_sha256": "earlier"}
 
 
@@ -286,10 +290,7 @@ def test_a_wheelhouse_without_a_package_names_it(tmp_path):
         tmp_path / "lock.txt", {"sitsdemo==1.0": sha256(wheel), "sitsabsent==2.0": "2" * 64}
     )
     with pytest.raises(SetupError, match=r"has no file of sitsabsent==2\.0"):
-        build_environment(
-            tmp_path / "engine", wheelhouse=str(tmp_path / "wheels"), lock=lock,
-            python="/usr/bin/python3", log=lambda _: None,
-        )  # fmt: skip
+        set_up_offline(tmp_path / "engine", tmp_path / "wheels", lock)
     assert read_stamp(previous) == {"lock_sha256": "earlier"}
 
 
@@ -306,10 +307,7 @@ def test_a_full_disk_is_said_and_the_previous_environment_stays(tmp_path):
         wheel = make_wheel(tmp_path / "wheels", "sitsbig", "1.0", payload=48 * 2**20)
         lock = lock_for(tmp_path / "lock.txt", {"sitsbig==1.0": sha256(wheel)})
         with pytest.raises(SetupError, match="is full"):
-            build_environment(
-                disk, wheelhouse=str(tmp_path / "wheels"), lock=lock,
-                python="/usr/bin/python3", log=lambda _: None,
-            )  # fmt: skip
+            set_up_offline(disk, tmp_path / "wheels", lock)
         assert read_stamp(previous) == {"lock_sha256": "earlier"}
         assert [p.name for p in disk.iterdir() if p.name.startswith(".setup")] == []
     finally:
