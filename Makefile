@@ -6,16 +6,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# QGIS 3.22 (Qt 5) from Debian with its Python bindings; GDAL's tools and Python
+# Debian's interpreter: PyQGIS imports only there (Python 3.11 on Debian 12, 3.13 on 13).
+SYSTEM_PYTHON := /usr/bin/python3
+# QGIS (Qt 5) from Debian with its Python bindings; GDAL's tools and Python
 # bindings for the GDAL benchmark; Xvfb for the GUI tests.
 DEB_PACKAGES := qgis python3-qgis qgis-providers python3-venv python3-gdal gdal-bin \
 	xvfb xauth git make
 TEST_ENV := QT_QPA_PLATFORM=offscreen
+# Every lock is hash-pinned, for every Python from 3.11 to 3.14, and wheels only: a
+# package without a wheel for this Python fails at once instead of compiling for minutes.
+PIP_INSTALL := -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all:
 # The engine's own isolated environment: its hashed lock, and the wheels for offline installs.
 ENGINE_LOCK := sits_qgis/environment/engine.lock
 WHEELHOUSE := dist/wheelhouse
+# The developers' tools (linters, Qt6 checks, uv for the locks), apart from QGIS.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.setup-done
+# The Python code of the plugin and its tests, for the linters.
+CODE := __init__.py plugin.py processing_provider ui sits_qgis tests scripts bench
+# What the plugin zip ships (scripts/package.py): what plugins.qgis.org scans.
+SHIPPED := __init__.py plugin.py processing_provider ui sits_qgis
 
-.PHONY: setup demo test lint package bench screenshots lock wheelhouse clean
+.PHONY: setup tools demo test test-all lint package bench screenshots lock wheelhouse clean
 
 setup: $(STAMP)
 
@@ -27,25 +39,48 @@ $(STAMP): requirements.lock pyproject.toml
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@# Debian's interpreter (PyQGIS only imports there), seeing Debian's QGIS packages.
-	[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	[ -x $(PY) ] || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) $(PIP_INSTALL) -r requirements.lock
+	@# The repository on the environment's path: a .pth file, as venvs have no setuptools
+	@# to install it with from Python 3.12 on.
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "sits-qgis-dev.pth").write_text("$(CURDIR)\n")'
+	touch $@
+
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): requirements-tools.lock
+	[ -x $(TOOLS)/bin/python ] || $(SYSTEM_PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python $(PIP_INSTALL) -r requirements-tools.lock
 	touch $@
 
 demo: setup
 	bash scripts/demo.sh
 
 test: setup
-	$(TEST_ENV) $(PY) -m pytest
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The whole suite on QGIS 3.22 (this machine), 3.40 LTR (Debian 13) and 3.44 LTR (sid), the
+# two last in chroots built once and cached (root; about 3.5 min and 3.6 GB each);
+# results in test-results/matrix.md. SITS_TEST_SUITES="host trixie" picks suites.
+test-all:
+	bash scripts/test_matrix.sh
 
 # The dialogs' screenshots in docs/screenshots (shown in the README), on a virtual X
 # screen as a user would see them; look at each one before committing it.
 screenshots: setup
 	SITS_SCREENSHOTS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest tests/test_dialogs.py tests/test_series_dock.py tests/test_without_engine.py
 
-lint: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+# Style, Qt6 / QGIS 4 readiness, and the scanners plugins.qgis.org blocks a plugin on:
+# nothing may be reported. (flake8-qgis: QGS1xx QGIS 3 rules and QGS4xx Qt6 rules;
+# qgis-analyzer: its QT6_*, METADATA_* and security rules; bandit; detect-secrets.)
+lint: tools
+	$(TOOLS)/bin/ruff check .
+	$(TOOLS)/bin/ruff format --check .
+	$(TOOLS)/bin/flake8 $(CODE)
+	$(TOOLS)/bin/python scripts/lint_plugin.py
+	$(TOOLS)/bin/bandit -q -c pyproject.toml -r $(SHIPPED)
+	@# every file in git, as plugins.qgis.org scans every file of the zip
+	$(TOOLS)/bin/detect-secrets-hook $$(git ls-files)
 
 package: setup
 	$(PY) scripts/make_index_list.py >/dev/null
@@ -54,13 +89,15 @@ package: setup
 bench: setup
 	bash bench/run.sh
 
-# Re-resolve the lock from requirements.in (then run `make test` and commit both).
-lock: setup
-	$(PY) -m pip install -q -r requirements.in
-	{ echo "# Complete pinned lock of the Python packages installed into .venv (on top of Debian's QGIS)."; \
-	  echo "# Regenerate: make lock (after changing requirements.in)."; \
-	  $(PY) -m pip freeze --path $(VENV)/lib/python3.11/site-packages | grep -v -e '^-e' -e '^sits'; \
-	} > requirements.lock
+# Re-resolve the locks (then run `make test-all` and commit them): one hash-pinned lock
+# per environment, each valid on CPython 3.11 to 3.14 (uv's universal resolution, with
+# markers where a version differs), wheels only.
+UV_COMPILE := $(TOOLS)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --only-binary :all: --no-config
+lock: tools
+	$(UV_COMPILE) requirements.in -o requirements.lock
+	$(UV_COMPILE) requirements-engine.in -o $(ENGINE_LOCK)
+	$(UV_COMPILE) requirements-tools.in -o requirements-tools.lock
 
 # Every wheel of the engine's lock for this machine's platform and Python, into
 # dist/wheelhouse, for an offline install of the engine's environment:
@@ -78,4 +115,4 @@ wheelhouse:
 	exit $$rc
 
 clean:
-	rm -rf dist demo-output .pytest_cache .ruff_cache
+	rm -rf dist demo-output .pytest_cache .ruff_cache test-results

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -46,6 +48,14 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     HELP = ""
     HELP_ANCHOR = ""
+
+    def add_feature(
+        self, sink: QgsFeatureSink, feature: QgsFeature, parameters: dict[str, Any], name: str
+    ) -> None:
+        """Write one feature, or stop the run: a sink that refuses a feature (a full disk,
+        a value its format cannot hold) must not leave an output presented as complete."""
+        if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
+            raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)
@@ -119,7 +129,7 @@ class TiledRasterAlgorithm(SitsAlgorithm):
             QgsProcessingParameterNumber(
                 self.CHUNK_SIZE,
                 self.tr("Chunk size (pixels per tile side)"),
-                QgsProcessingParameterNumber.Integer,
+                QgsProcessingParameterNumber.Type.Integer,
                 512,
                 minValue=MIN_CHUNK_SIZE,
             )

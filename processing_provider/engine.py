@@ -10,6 +10,7 @@ process.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from sits_qgis.environment.layout import (
     environment_dir,
     environment_python,
     lock_digest,
+    other_pythons,
     read_stamp,
 )
 from sits_qgis.errors import Cancelled
@@ -62,6 +64,15 @@ def engine_status() -> EngineStatus:
     python = environment_python(env_dir)
     stamp = read_stamp(env_dir)
     if stamp is None or not python.is_file():
+        others = other_pythons(settings.engine_folder())
+        if others:
+            running = ".".join(map(str, sys.version_info[:2]))
+            return EngineStatus(
+                problem=f"The SITS engine in {settings.engine_folder()} was made for Python"
+                f" {' and '.join(others)}, and this QGIS runs Python {running}: it must be"
+                f" set up again for this Python. To do it, {HOW_TO_SET_UP}.",
+                outdated=True,
+            )
         return EngineStatus(problem=NOT_SET_UP)
     if stamp.get("lock_sha256") != lock_digest():
         return EngineStatus(

@@ -6,14 +6,12 @@ from typing import Any
 
 from qgis.core import (
     QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterField,
@@ -21,11 +19,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingUtils,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from sits_qgis.choices import CUBE_MODES, labels, values
 
 from .base import Cancelled, help_text
+from .fields import FieldType, new_fields
 from .timeseries_base import TimeSeriesAlgorithm
 
 #: Cubes added to the project after a run (a run may write thousands).
@@ -88,7 +86,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             # check (combination_problem) says what is wrong, not only which parameter
             self.addParameter(
                 QgsProcessingParameterNumber(
-                    name, self.tr(label), QgsProcessingParameterNumber.Integer, 64, minValue=0
+                    name, self.tr(label), QgsProcessingParameterNumber.Type.Integer, 64, minValue=0
                 )
             )
         self.add_buffer_parameter("Buffer around features in metres (image mode)")
@@ -97,7 +95,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
                 self.LABEL_FIELD,
                 self.tr("Class field to rasterise as a label layer (optional)"),
                 parentLayerParameterName=self.INPUT,
-                type=QgsProcessingParameterField.Numeric,
+                type=QgsProcessingParameterField.DataType.Numeric,
                 optional=True,
             )
         )
@@ -108,7 +106,9 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterFeatureSink(
-                self.OUTPUT_INDEX, self.tr("Cube index"), QgsProcessing.TypeVectorAnyGeometry
+                self.OUTPUT_INDEX,
+                self.tr("Cube index"),
+                QgsProcessing.SourceType.TypeVectorAnyGeometry,
             )
         )
         load = QgsProcessingParameterBoolean(
@@ -116,7 +116,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             self.tr(f"Add the first {MAX_LOADED_CUBES} cubes to the project as temporal layers"),
             True,
         )
-        load.setFlags(load.flags() | load.FlagAdvanced)
+        load.setFlags(load.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(load)
         self.addOutput(QgsProcessingOutputNumber("WRITTEN", self.tr("Cubes written")))
         self.addOutput(QgsProcessingOutputNumber("FAILED", self.tr("Features without a cube")))
@@ -151,16 +151,16 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             "label_field": label_field,
         }
         source = self.parameterAsSource(parameters, self.INPUT, context)
-        fields = QgsFields()
-        for name, kind in (
-            ("feature_id", QVariant.String),
-            ("file", QVariant.String),
-            ("status", QVariant.String),
-            ("dates", QVariant.Int),
-            ("width", QVariant.Int),
-            ("height", QVariant.Int),
-        ):
-            fields.append(QgsField(name, kind))
+        fields = new_fields(
+            [
+                ("feature_id", FieldType.STRING),
+                ("file", FieldType.STRING),
+                ("status", FieldType.STRING),
+                ("dates", FieldType.INT),
+                ("width", FieldType.INT),
+                ("height", FieldType.INT),
+            ]
+        )
         sink, index_id = self.parameterAsSink(
             parameters, self.OUTPUT_INDEX, context, fields, source.wkbType(), source.sourceCrs()
         )
@@ -189,7 +189,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             geometry = geometries.get(outcome["feature_id"])
             if geometry is not None:
                 feature.setGeometry(geometry)
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            self.add_feature(sink, feature, parameters, self.OUTPUT_INDEX)
             feedback.setProgress(100.0 * counts["done"] / counts["total"])
 
         try:

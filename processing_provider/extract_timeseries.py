@@ -6,9 +6,6 @@ from typing import Any
 
 from qgis.core import (
     QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
@@ -16,11 +13,12 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
+from qgis.PyQt.QtCore import QDateTime, Qt
 
 from sits_qgis.choices import ZONAL_STATISTICS, labels
 
 from .base import Cancelled, help_text
+from .fields import FieldType, new_fields
 from .result_layers import SeriesLayerStyle, post_process
 from .timeseries_base import TimeSeriesAlgorithm
 
@@ -79,14 +77,14 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterFeatureSink(
-                self.OUTPUT, self.tr("Time series table"), QgsProcessing.TypeVector
+                self.OUTPUT, self.tr("Time series table"), QgsProcessing.SourceType.TypeVector
             )
         )
         self.addParameter(
             QgsProcessingParameterFeatureSink(
                 self.OUTPUT_LAYER,
                 self.tr("Time series layer (with geometry and date, for the Temporal Controller)"),
-                QgsProcessing.TypeVectorAnyGeometry,
+                QgsProcessing.SourceType.TypeVectorAnyGeometry,
                 optional=True,
                 createByDefault=False,
             )
@@ -122,7 +120,8 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                 )
                 post_process(context, sinks["layer_id"], series_style(columns, options["indices"]))
             elif event == "outcome":
-                self.add_outcome(data, sinks, geometries.get(data["feature_id"]), feedback)
+                geometry = geometries.get(data["feature_id"])
+                self.add_outcome(data, sinks, geometry, parameters, feedback)
                 state["done"] += 1
                 state["failed"] += 0 if data["ok"] else 1
                 state["rows"] += len(data["rows"])
@@ -153,7 +152,12 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         return results
 
     def add_outcome(
-        self, outcome: dict[str, Any], sinks: dict[str, Any], geometry: Any, feedback: Any
+        self,
+        outcome: dict[str, Any],
+        sinks: dict[str, Any],
+        geometry: Any,
+        parameters: dict[str, Any],
+        feedback: Any,
     ) -> None:
         """One feature's rows into the table (and the layer, with its geometry)."""
         if not outcome["ok"]:
@@ -162,13 +166,15 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
             )
         columns = sinks["columns"]
         for row in outcome["rows"]:
-            sinks["table"].addFeature(
-                self.row_feature(row, columns, None), QgsFeatureSink.FastInsert
+            self.add_feature(
+                sinks["table"], self.row_feature(row, columns, None), parameters, self.OUTPUT
             )
             if sinks["layer"] is not None:
-                sinks["layer"].addFeature(
+                self.add_feature(
+                    sinks["layer"],
                     self.row_feature(row, columns, geometry, with_time=True),
-                    QgsFeatureSink.FastInsert,
+                    parameters,
+                    self.OUTPUT_LAYER,
                 )
 
     def sink(
@@ -181,20 +187,22 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         source: Any,
     ) -> tuple[Any, Any]:
         """The table or layer sink with the fixed columns then the value columns."""
-        fields = QgsFields()
-        fields.append(QgsField("feature_id", QVariant.String))
-        fields.append(QgsField("date", QVariant.DateTime if with_geometry else QVariant.String))
-        fields.append(QgsField("valid_fraction", QVariant.Double))
-        fields.append(QgsField("status", QVariant.String))
-        for column in columns:
-            fields.append(QgsField(column, QVariant.Double))
+        fields = new_fields(
+            [
+                ("feature_id", FieldType.STRING),
+                ("date", FieldType.DATETIME if with_geometry else FieldType.STRING),
+                ("valid_fraction", FieldType.DOUBLE),
+                ("status", FieldType.STRING),
+                *((column, FieldType.DOUBLE) for column in columns),
+            ]
+        )
         if with_geometry:
             sink, dest = self.parameterAsSink(
                 parameters, name, context, fields, source.wkbType(), source.sourceCrs()
             )
         else:
             sink, dest = self.parameterAsSink(
-                parameters, name, context, fields, QgsWkbTypes.NoGeometry
+                parameters, name, context, fields, QgsWkbTypes.Type.NoGeometry
             )
         if sink is None and not with_geometry:
             raise QgsProcessingException(f"{name}: the output cannot be created.")
@@ -207,8 +215,8 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         feature = QgsFeature()
         when = row["date"]
         if with_time and when:
-            when = QDateTime.fromString(when, Qt.ISODate)
-            when.setTimeSpec(Qt.UTC)
+            when = QDateTime.fromString(when, Qt.DateFormat.ISODate)
+            when.setTimeSpec(Qt.TimeSpec.UTC)
         values = [row["feature_id"], when, row["valid_fraction"], row["status"]]
         feature.setAttributes(values + [row.get(c) for c in columns])
         if geometry is not None:

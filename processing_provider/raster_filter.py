@@ -86,7 +86,7 @@ class RasterFilterAlgorithm(TiledRasterAlgorithm):
             QgsProcessingParameterNumber(
                 self.SIZE,
                 self.tr("Window size (pixels, odd)"),
-                QgsProcessingParameterNumber.Integer,
+                QgsProcessingParameterNumber.Type.Integer,
                 3,
                 minValue=3,
             )
@@ -95,7 +95,7 @@ class RasterFilterAlgorithm(TiledRasterAlgorithm):
             QgsProcessingParameterNumber(
                 self.SIGMA,
                 self.tr("Gaussian sigma (pixels)"),
-                QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber.Type.Double,
                 1.0,
             )
         )

@@ -6,9 +6,6 @@ from typing import Any
 
 from qgis.core import (
     QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsPointXY,
     QgsProcessing,
@@ -21,28 +18,28 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from sits_qgis.choices import RASTER_STATISTICS
 
 from .base import Cancelled, TiledRasterAlgorithm, raster_file
+from .fields import FieldType, new_fields
 from .result_layers import GraduatedStyle, post_process
 
 #: Fields of the tile layer: (name, type, key of the engine's tile statistics).
 TILE_FIELDS = (
-    ("row_min", QVariant.Int, None),
-    ("row_max", QVariant.Int, None),
-    ("col_min", QVariant.Int, None),
-    ("col_max", QVariant.Int, None),
-    ("total", QVariant.Int, "total_count"),
-    ("count", QVariant.Int, "count"),
-    ("valid_pct", QVariant.Double, None),
-    ("mean", QVariant.Double, "mean"),
-    ("median", QVariant.Double, "median"),
-    ("min", QVariant.Double, "minimum"),
-    ("max", QVariant.Double, "maximum"),
-    ("std", QVariant.Double, "std"),
-    ("sum", QVariant.Double, "sum"),
+    ("row_min", FieldType.INT, None),
+    ("row_max", FieldType.INT, None),
+    ("col_min", FieldType.INT, None),
+    ("col_max", FieldType.INT, None),
+    ("total", FieldType.INT, "total_count"),
+    ("count", FieldType.INT, "count"),
+    ("valid_pct", FieldType.DOUBLE, None),
+    ("mean", FieldType.DOUBLE, "mean"),
+    ("median", FieldType.DOUBLE, "median"),
+    ("min", FieldType.DOUBLE, "minimum"),
+    ("max", FieldType.DOUBLE, "maximum"),
+    ("std", FieldType.DOUBLE, "std"),
+    ("sum", FieldType.DOUBLE, "sum"),
 )
 
 HELP = "<br><br>".join(
@@ -97,7 +94,7 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
             QgsProcessingParameterFeatureSink(
                 self.OUTPUT_TILES,
                 self.tr("Tiles with their statistics"),
-                QgsProcessing.TypeVectorPolygon,
+                QgsProcessing.SourceType.TypeVectorPolygon,
                 optional=True,
                 createByDefault=False,
             )
@@ -160,11 +157,9 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
         transform: list[float],
     ) -> str:
         """One polygon per tile, in the raster's CRS, with its window and statistics."""
-        fields = QgsFields()
-        for name, kind, _ in TILE_FIELDS:
-            fields.append(QgsField(name, kind))
+        fields = new_fields((name, kind) for name, kind, _ in TILE_FIELDS)
         sink, dest_id = self.parameterAsSink(
-            parameters, self.OUTPUT_TILES, context, fields, QgsWkbTypes.Polygon, layer.crs()
+            parameters, self.OUTPUT_TILES, context, fields, QgsWkbTypes.Type.Polygon, layer.crs()
         )
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_TILES))
@@ -193,5 +188,5 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
             feature.setAttributes(
                 [values[name] if key is None else tile[key] for name, _, key in TILE_FIELDS]
             )
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            self.add_feature(sink, feature, parameters, self.OUTPUT_TILES)
         return dest_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import (
+    Qgis,
     QgsClassificationQuantile,
     QgsExpression,
     QgsFeatureRequest,
@@ -23,7 +24,6 @@ from qgis.core import (
     QgsSymbol,
     QgsUnitTypes,
     QgsVectorLayer,
-    QgsVectorLayerTemporalProperties,
 )
 
 #: Post-processors waiting for their layer. Processing holds a plain pointer to them,
@@ -82,9 +82,9 @@ class SeriesLayerStyle(_OnceProcessor):
         if not isinstance(layer, QgsVectorLayer):
             return
         temporal = layer.temporalProperties()
-        temporal.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField)
+        temporal.setMode(Qgis.VectorTemporalMode.FeatureDateTimeInstantFromField)
         temporal.setStartField("date")
-        temporal.setDurationUnits(QgsUnitTypes.TemporalDays)
+        temporal.setDurationUnits(QgsUnitTypes.TemporalUnit.TemporalDays)
         temporal.setFixedDuration(revisit_days(layer))
         temporal.setIsActive(True)
         if self.value_field in layer.fields().names():

@@ -8,9 +8,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsProcessing,
     QgsProcessingException,
@@ -20,9 +17,10 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QDateTime, Qt, QVariant
+from qgis.PyQt.QtCore import QDateTime, Qt
 
 from .base import help_text
+from .fields import FieldType, new_fields
 from .settings import http_settings
 from .timeseries_base import TimeSeriesAlgorithm
 
@@ -55,7 +53,7 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
             QgsProcessingParameterFeatureSource(
                 self.INPUT,
                 self.tr("Search over the features of this layer"),
-                [QgsProcessing.TypeVectorAnyGeometry],
+                [QgsProcessing.SourceType.TypeVectorAnyGeometry],
                 optional=True,
             )
         )
@@ -65,7 +63,7 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
         self.add_search_parameters()
         self.addParameter(
             QgsProcessingParameterFeatureSink(
-                self.OUTPUT, self.tr("Item footprints"), QgsProcessing.TypeVectorPolygon
+                self.OUTPUT, self.tr("Item footprints"), QgsProcessing.SourceType.TypeVectorPolygon
             )
         )
         self.addOutput(QgsProcessingOutputNumber("ITEMS", self.tr("Items found")))
@@ -110,23 +108,23 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
                 "http": http_settings(),
             },
         )
-        fields = QgsFields()
-        for name, kind in (
-            ("id", QVariant.String),
-            ("datetime", QVariant.DateTime),
-            ("cloud_cover", QVariant.Double),
-            ("platform", QVariant.String),
-            ("crs", QVariant.String),
-            ("processing_baseline", QVariant.String),
-            ("assets", QVariant.String),
-        ):
-            fields.append(QgsField(name, kind))
+        fields = new_fields(
+            [
+                ("id", FieldType.STRING),
+                ("datetime", FieldType.DATETIME),
+                ("cloud_cover", FieldType.DOUBLE),
+                ("platform", FieldType.STRING),
+                ("crs", FieldType.STRING),
+                ("processing_baseline", FieldType.STRING),
+                ("assets", FieldType.STRING),
+            ]
+        )
         sink, dest = self.parameterAsSink(
             parameters,
             self.OUTPUT,
             context,
             fields,
-            QgsWkbTypes.MultiPolygon,
+            QgsWkbTypes.Type.MultiPolygon,
             QgsCoordinateReferenceSystem(WGS84),
         )
         if sink is None:
@@ -136,7 +134,7 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
             feature.setAttributes(
                 [
                     item["id"],
-                    QDateTime.fromString(item["datetime"] or "", Qt.ISODate),
+                    QDateTime.fromString(item["datetime"] or "", Qt.DateFormat.ISODate),
                     item["cloud_cover"],
                     item["platform"],
                     item["crs"],
@@ -147,7 +145,7 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
             geometry = QgsGeometry.fromWkt(item["wkt"] or "")
             geometry.convertToMultiType()
             feature.setGeometry(geometry)
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            self.add_feature(sink, feature, parameters, self.OUTPUT)
         feedback.pushInfo(
             f"{len(result['items'])} items; cloud filter: {result['cloud_filter']};"
             f" {result['dropped_by_client']} removed by the client-side check."

@@ -81,7 +81,7 @@ class SetupEngineAlgorithm(SitsAlgorithm):
             QgsProcessingParameterFile(
                 self.FOLDER,
                 self.tr("Folder for the engine environment"),
-                QgsProcessingParameterFile.Folder,
+                QgsProcessingParameterFile.Behavior.Folder,
                 defaultValue=settings.engine_folder(),
                 optional=True,
             )
@@ -90,7 +90,7 @@ class SetupEngineAlgorithm(SitsAlgorithm):
             QgsProcessingParameterFile(
                 self.WHEELHOUSE,
                 self.tr("Install from this folder (or zip) of wheels, without the network"),
-                QgsProcessingParameterFile.Folder,
+                QgsProcessingParameterFile.Behavior.Folder,
                 optional=True,
             )
         )
@@ -98,7 +98,7 @@ class SetupEngineAlgorithm(SitsAlgorithm):
             QgsProcessingParameterFile(
                 self.EXISTING_PYTHON,
                 self.tr("Or use the python executable of an existing environment"),
-                QgsProcessingParameterFile.File,
+                QgsProcessingParameterFile.Behavior.File,
                 optional=True,
                 # "*" not QGIS's "*.*": python on Linux and macOS has no extension
                 fileFilter="Python executable (python* python*.exe);;All files (*)",

@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterAuthConfig,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDateTime,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -83,7 +84,10 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             QgsProcessingParameterFeatureSource(
                 self.INPUT,
                 self.tr("Points or polygons (selected features only is supported)"),
-                [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+                [
+                    QgsProcessing.SourceType.TypeVectorPoint,
+                    QgsProcessing.SourceType.TypeVectorPolygon,
+                ],
             )
         )
         self.addParameter(
@@ -112,7 +116,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
         auth = QgsProcessingParameterAuthConfig(
             self.AUTHCFG, self.tr("Credentials (QGIS authentication)"), optional=True
         )
-        auth.setFlags(auth.flags() | auth.FlagAdvanced)
+        auth.setFlags(auth.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(auth)
         self.addParameter(
             with_widget(
@@ -128,14 +132,14 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
         ):
             self.addParameter(
                 QgsProcessingParameterDateTime(
-                    name, self.tr(label), QgsProcessingParameterDateTime.Date, default
+                    name, self.tr(label), QgsProcessingParameterDateTime.Type.Date, default
                 )
             )
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.MAX_CLOUD,
                 self.tr("Maximum scene cloud cover (%; 100 = no filter)"),
-                QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber.Type.Double,
                 100.0,
                 minValue=0.0,
                 maxValue=100.0,
@@ -158,7 +162,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             QgsProcessingParameterNumber(
                 self.RESOLUTION,
                 self.tr("Pixel size in CRS units (0 = the images' native resolution)"),
-                QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber.Type.Double,
                 0.0,
                 minValue=0.0,
             )
@@ -194,7 +198,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             QgsProcessingParameterNumber(
                 self.MAX_MASKED,
                 self.tr("Drop dates with a larger masked fraction than (0-1)"),
-                QgsProcessingParameterNumber.Double,
+                QgsProcessingParameterNumber.Type.Double,
                 0.5,
                 minValue=0.0,
                 maxValue=1.0,
@@ -225,13 +229,17 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             self.tr("Harmonise Sentinel-2 processing baseline 04.00 offset"),
             True,
         )
-        harmonize.setFlags(harmonize.flags() | harmonize.FlagAdvanced)
+        harmonize.setFlags(harmonize.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(harmonize)
 
     def add_buffer_parameter(self, label: str) -> None:
         self.addParameter(
             QgsProcessingParameterNumber(
-                self.BUFFER, self.tr(label), QgsProcessingParameterNumber.Double, 0.0, minValue=0.0
+                self.BUFFER,
+                self.tr(label),
+                QgsProcessingParameterNumber.Type.Double,
+                0.0,
+                minValue=0.0,
             )
         )
 
@@ -315,7 +323,10 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
         if source is None:
             raise QgsProcessingException("INPUT: the layer cannot be read.")
         geometry_type = QgsWkbTypes.geometryType(source.wkbType())
-        if geometry_type not in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry):
+        if geometry_type not in (
+            QgsWkbTypes.GeometryType.PointGeometry,
+            QgsWkbTypes.GeometryType.PolygonGeometry,
+        ):
             raise QgsProcessingException(
                 "INPUT: the layer must hold points or polygons (lines have no pixel or area"
                 " to read; buffer them into polygons first)."
@@ -350,7 +361,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
 
     def is_point_layer(self, parameters: dict[str, Any], context: Any) -> bool:
         source = self.parameterAsSource(parameters, self.INPUT, context)
-        return QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.PointGeometry
+        return QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.GeometryType.PointGeometry
 
 
 def _is_number(value: Any) -> bool:

@@ -48,13 +48,15 @@ def build_model():  # -> QgsProcessingModelAlgorithm (QGIS is imported after sta
         }
     )
     inputs = [
-        QgsProcessingParameterFeatureSource("INPUT", "Points", [QgsProcessing.TypeVectorPoint]),
+        QgsProcessingParameterFeatureSource(
+            "INPUT", "Points", [QgsProcessing.SourceType.TypeVectorPoint]
+        ),
         QgsProcessingParameterString("STAC_URL", "Catalogue", "earth-search"),
         QgsProcessingParameterDateTime(
-            "START_DATE", "Start date", QgsProcessingParameterDateTime.Date, "2023-01-01"
+            "START_DATE", "Start date", QgsProcessingParameterDateTime.Type.Date, "2023-01-01"
         ),
         QgsProcessingParameterDateTime(
-            "END_DATE", "End date", QgsProcessingParameterDateTime.Date, "2023-12-31"
+            "END_DATE", "End date", QgsProcessingParameterDateTime.Type.Date, "2023-12-31"
         ),
         QgsProcessingParameterString("INDEX", "Spectral index", "NDVI"),
     ]

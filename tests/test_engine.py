@@ -378,6 +378,7 @@ def test_qgis_proxy_settings_become_pips_proxy(loaded_plugin):
     try:
         for key, value in zip(keys, (True, "HttpProxy", "proxy.example", "3128", "ann", "p@ss")):
             settings.setValue(f"proxy/{key}", value)
+        # pragma: allowlist nextline secret (a made-up password of this test)
         assert qgis_proxy() == "http://ann:p%40ss@proxy.example:3128"
         settings.setValue("proxy/proxyType", "DefaultProxy")  # the system's: pip reads it too
         assert qgis_proxy() == ""

@@ -89,10 +89,10 @@ def test_classfactory_initgui_unload_with_an_iface(qgis_iface, loaded_plugin):
 
     import psutil
     from qgis.core import QgsApplication
-    from qgis.PyQt.QtWidgets import QAction
 
     from processing_provider import engine
     from sits_qgis.engine.client import running_session
+    from ui.qt_compat import QAction
 
     registry = QgsApplication.processingRegistry()
     loaded_plugin.unload()  # the session's instance holds the provider id; lend it

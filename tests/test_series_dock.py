@@ -15,15 +15,16 @@ from conftest import SITES
 from qgis.core import (
     NULL,
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingFeedback,
     QgsProject,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import Qt, QVariant
+from qgis.PyQt.QtCore import Qt
 from test_dialogs import SCREENSHOTS
+
+from processing_provider.fields import FieldType, new_field
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def series_layer(loaded_plugin, sample_stac, tmp_path_factory):
     """``OUTPUT_LAYER`` of an extraction of red, nir and NDVI at the sample sites."""
     served, _ = sample_stac
     points = QgsVectorLayer("Point?crs=EPSG:4326", "sites", "memory")
-    points.dataProvider().addAttributes([QgsField("name", QVariant.String)])
+    points.dataProvider().addAttributes([new_field("name", FieldType.STRING)])
     points.updateFields()
     for site in SITES:
         feature = QgsFeature(points.fields())
@@ -80,8 +81,8 @@ def test_the_dock_plots_the_selected_features_with_gaps_and_exports(series_layer
             "red", "nir", "NDVI"
         ]  # fmt: skip
         assert dock.ticked_columns() == ["red"]
-        dock.columns.item(0).setCheckState(Qt.Unchecked)
-        dock.columns.item(2).setCheckState(Qt.Checked)
+        dock.columns.item(0).setCheckState(Qt.CheckState.Unchecked)
+        dock.columns.item(2).setCheckState(Qt.CheckState.Checked)
         series_layer.selectByExpression("feature_id IN ('paris', 'west')")
         lines = dock.figure.axes[0].get_lines()
         assert [line.get_label() for line in lines] == ["paris NDVI", "west NDVI"]
@@ -92,7 +93,7 @@ def test_the_dock_plots_the_selected_features_with_gaps_and_exports(series_layer
             assert same(list(line.get_ydata()), values)
             masked += sum(math.isnan(v) for v in values)
         assert masked > 0  # the sample's clouds: gaps in the plotted lines
-        dock.columns.item(0).setCheckState(Qt.Checked)
+        dock.columns.item(0).setCheckState(Qt.CheckState.Checked)
         red, ndvi_plot = dock.figure.axes  # one plot per value: their scales differ
         assert [line.get_label() for line in red.get_lines()] == ["paris red", "west red"]
         assert len(ndvi_plot.get_lines()) == 2

@@ -16,10 +16,10 @@ from conftest import DATES, SHARED_DATA, SITES, layers_loaded_from
 from local_stac import serve_catalogue
 from qgis.core import (
     NULL,
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingException,
@@ -28,9 +28,10 @@ from qgis.core import (
     QgsProject,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 from sample_catalogue import Site
 from stac_oracle import href, point_value
+
+from processing_provider.fields import FieldType, new_field
 
 MASKED = (0, 1, 3, 8, 9, 10)
 #: The example model's outputs, by the parameter names QGIS gives them.
@@ -47,7 +48,7 @@ def memory_layer(
     """A memory layer with fields ``name`` (id) and ``class``; geometries given in EPSG:4326."""
     layer = QgsVectorLayer(f"{kind}?crs={crs}", "input", "memory")
     layer.dataProvider().addAttributes(
-        [QgsField("name", QVariant.String), QgsField("class", QVariant.Int)]
+        [new_field("name", FieldType.STRING), new_field("class", FieldType.INT)]
     )
     layer.updateFields()
     transform = QgsCoordinateTransform(
@@ -252,7 +253,7 @@ def test_the_series_layer_loads_as_a_temporal_layer_coloured_by_the_index(
     """As the toolbox loads it: each row an instant at its date for the Temporal
     Controller, shown until the feature's next date (10 days apart in the catalogue),
     graduated by the index."""
-    from qgis.core import QgsProject, QgsVectorLayerTemporalProperties
+    from qgis.core import QgsProject
 
     served, _ = sample_stac
     out = tmp_path / "series.gpkg"
@@ -268,7 +269,7 @@ def test_the_series_layer_loads_as_a_temporal_layer_coloured_by_the_index(
         assert len(loaded) == 1
         temporal = loaded[0].temporalProperties()
         assert temporal.isActive()
-        instants = QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField
+        instants = Qgis.VectorTemporalMode.FeatureDateTimeInstantFromField
         assert temporal.mode() == instants
         assert temporal.startField() == "date"
         assert temporal.fixedDuration() == 10.0

@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_raster
-from qgis.core import QgsApplication, QgsProcessingException, QgsSettings
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingException,
+    QgsProcessingParameterDefinition,
+    QgsSettings,
+)
 from test_dialogs import discard, open_dialog, save_screenshot, wait_until, wrappers
 
 from sits_qgis.engine.client import running_session, shutdown_session
@@ -53,7 +58,11 @@ def test_every_dialog_opens_without_an_engine(no_engine, algorithm) -> None:
     from qgis.core import QgsProcessingModelAlgorithm
 
     definition = QgsApplication.processingRegistry().createAlgorithmById(f"sits:{algorithm}")
-    visible = [p.name() for p in definition.parameterDefinitions() if not p.flags() & p.FlagHidden]
+    visible = [
+        p.name()
+        for p in definition.parameterDefinitions()
+        if not p.flags() & QgsProcessingParameterDefinition.Flag.FlagHidden
+    ]
     for batch in (False, True):
         dialog = open_dialog(f"sits:{algorithm}", batch=batch)
         try:
@@ -102,7 +111,9 @@ def test_the_dialog_says_it_before_starting(no_engine, tmp_path, monkeypatch) ->
 
     def warning(parent, title, text):
         said.append(text)
-        box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent
+        )
         box.show()  # not modal, so that the test goes on (and can photograph it)
         shown.append(box)
 
@@ -161,6 +172,37 @@ def test_the_set_up_is_offered_once_then_again_while_the_engine_is_out_of_date(
         dialog.resize(900, 700)
         save_screenshot(dialog, "setup_engine_dialog.png")
         discard(dialog)
+    finally:
+        menu.remove()
+        QgsSettings().remove(SETUP_OFFERED)
+
+
+def test_an_engine_made_for_another_python_is_offered_to_be_set_up_again(
+    no_engine, qgis_iface
+) -> None:
+    """QGIS moved to a newer Python (Debian 12 to 13: 3.11 to 3.13): the environment of
+    the old one cannot run; the user is told so and offered the set-up at every start."""
+    import sys
+
+    from processing_provider.engine import engine_status
+    from ui.menu import SETUP_OFFERED, PluginMenu
+
+    other = f"3.{sys.version_info[1] - 1}"
+    old = no_engine / f"py{other}"
+    (old / "bin").mkdir(parents=True)
+    (old / "bin" / "python").touch()
+    write_stamp(old, {"lock_sha256": "any"})
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    status = engine_status()
+    assert status.outdated and not status.python
+    assert f"was made for Python {other}, and this QGIS runs Python {running}" in status.problem
+    QgsSettings().setValue(SETUP_OFFERED, True)  # the first offer was made long ago
+    menu = PluginMenu(qgis_iface, None, engine_status)
+    menu.add()
+    try:
+        for _ in range(2):
+            offer = menu.offer_setup()
+            assert offer is not None and "set up again for this Python" in offer.text()
     finally:
         menu.remove()
         QgsSettings().remove(SETUP_OFFERED)

@@ -65,7 +65,7 @@ class ConnectionTestDialog(QDialog):
         layout.addWidget(self.backend_result, 0, 1)
         layout.addWidget(self.catalogue_button, 1, 0)
         layout.addWidget(self.catalogue_result, 1, 1)
-        close = QDialogButtonBox(QDialogButtonBox.Close)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout.addWidget(close, 2, 0, 1, 2)
         layout.setColumnStretch(1, 1)

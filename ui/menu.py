@@ -8,7 +8,9 @@ from typing import Any
 from qgis.core import Qgis, QgsSettings
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction, QPushButton
+from qgis.PyQt.QtWidgets import QPushButton
+
+from .qt_compat import QAction
 
 #: Set once the "set up the engine" message bar has been shown (after install).
 SETUP_OFFERED = "sits/engine_setup_offered"
@@ -65,7 +67,7 @@ class PluginMenu:
             from .series_dock import SeriesDock
 
             self.dock = SeriesDock(self.iface.mainWindow())
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.show()
         self.dock.set_layer(self.iface.activeLayer())
         return self.dock
@@ -96,7 +98,9 @@ class PluginMenu:
         button = QPushButton("Set up the engine…", widget)
         button.clicked.connect(self.set_up_engine)
         widget.layout().addWidget(button)
-        bar.pushWidget(widget, Qgis.Warning if status.outdated else Qgis.Info, 0)
+        bar.pushWidget(
+            widget, Qgis.MessageLevel.Warning if status.outdated else Qgis.MessageLevel.Info, 0
+        )
         return widget
 
     def test_connections(self) -> Any:

@@ -79,10 +79,10 @@ class NamesChecklist(QWidget):
         self.list.clear()
         for value, label, tooltip in choices:
             item = QListWidgetItem(label)
-            item.setData(Qt.UserRole, value)
+            item.setData(Qt.ItemDataRole.UserRole, value)
             item.setToolTip(tooltip)
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Unchecked)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
             self.list.addItem(item)
         self.list.blockSignals(False)
         self._tick_from_text()
@@ -95,9 +95,9 @@ class NamesChecklist(QWidget):
 
     def ticked(self) -> list[str]:
         return [
-            self.list.item(row).data(Qt.UserRole)
+            self.list.item(row).data(Qt.ItemDataRole.UserRole)
             for row in range(self.list.count())
-            if self.list.item(row).checkState() == Qt.Checked
+            if self.list.item(row).checkState() == Qt.CheckState.Checked
         ]
 
     def _tick_from_text(self) -> None:
@@ -105,13 +105,14 @@ class NamesChecklist(QWidget):
         self.list.blockSignals(True)
         for row in range(self.list.count()):
             item = self.list.item(row)
-            ticked = str(item.data(Qt.UserRole)).lower() in wanted
-            item.setCheckState(Qt.Checked if ticked else Qt.Unchecked)
+            ticked = str(item.data(Qt.ItemDataRole.UserRole)).lower() in wanted
+            item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
         self.list.blockSignals(False)
 
     def _text_from_ticks(self) -> None:
         listed = {
-            str(self.list.item(r).data(Qt.UserRole)).lower() for r in range(self.list.count())
+            str(self.list.item(r).data(Qt.ItemDataRole.UserRole)).lower()
+            for r in range(self.list.count())
         }
         typed = [name for name in split_names(self.text.text()) if name.lower() not in listed]
         self.text.blockSignals(True)
@@ -245,7 +246,7 @@ class Fetcher:
             error = reply.error()
             body = bytes(reply.readAll())
             reply.deleteLater()
-            if error != QNetworkReply.NoError:
+            if error != QNetworkReply.NetworkError.NoError:
                 failed(reply.errorString())
                 return
             try:
@@ -266,7 +267,9 @@ class CatalogueWrapper(_TextWrapper):
         self.combo.setEditable(True)
         for key, catalogue in PRESETS.items():
             self.combo.addItem(f"{catalogue.title} ({key})", key)
-            self.combo.setItemData(self.combo.count() - 1, catalogue.url, Qt.ToolTipRole)
+            self.combo.setItemData(
+                self.combo.count() - 1, catalogue.url, Qt.ItemDataRole.ToolTipRole
+            )
         self.combo.lineEdit().setPlaceholderText(self.tr("or the URL of a STAC API"))
         self.combo.currentTextChanged.connect(lambda _: self.catalogue_changed.emit(self.value()))
         return self.combo
@@ -330,7 +333,7 @@ class CollectionWrapper(_TextWrapper):
         for collection in sorted(collections, key=lambda c: str(c.get("id", ""))):
             self.combo.addItem(str(collection.get("id", "")))
             self.combo.setItemData(
-                self.combo.count() - 1, collection.get("title", ""), Qt.ToolTipRole
+                self.combo.count() - 1, collection.get("title", ""), Qt.ItemDataRole.ToolTipRole
             )
         self.combo.setEditText(current)
         self.combo.blockSignals(False)

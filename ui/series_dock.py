@@ -66,7 +66,7 @@ def _as_datetime(value: Any) -> Any:
     if isinstance(value, QDateTime):
         return value.toPyDateTime() if value.isValid() else None
     text = str(value or "")
-    parsed = QDateTime.fromString(text, Qt.ISODate)
+    parsed = QDateTime.fromString(text, Qt.DateFormat.ISODate)
     return parsed.toPyDateTime() if parsed.isValid() else None
 
 
@@ -128,7 +128,7 @@ class SeriesDock(QgsDockWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         self.layers = QgsMapLayerComboBox()
-        self.layers.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.layers.setFilters(QgsMapLayerProxyModel.Filter.VectorLayer)
         self.columns = QListWidget()
         self.columns.setMaximumHeight(90)
         self.hint = QLabel()
@@ -166,8 +166,8 @@ class SeriesDock(QgsDockWidget):
             self.layer.selectionChanged.connect(self.refresh)
             for n, column in enumerate(value_columns(self.layer)):
                 item = QListWidgetItem(column)
-                item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-                item.setCheckState(Qt.Checked if n == 0 else Qt.Unchecked)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if n == 0 else Qt.CheckState.Unchecked)
                 self.columns.addItem(item)
         self.columns.blockSignals(False)
         if self.layers.currentLayer() is not layer and layer is not None:
@@ -178,7 +178,7 @@ class SeriesDock(QgsDockWidget):
         return [
             self.columns.item(n).text()
             for n in range(self.columns.count())
-            if self.columns.item(n).checkState() == Qt.Checked
+            if self.columns.item(n).checkState() == Qt.CheckState.Checked
         ]
 
     def selected_feature_ids(self) -> list[str]:

@@ -101,7 +101,8 @@ class EngineClient:
         else:
             kwargs["start_new_session"] = True  # its own process group: killed as one
         try:
-            self.process = subprocess.Popen(
+            # The engine's own Python.
+            self.process = subprocess.Popen(  # nosec B603
                 [self.python, "-m", "sits_qgis.engine.server"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -154,8 +155,11 @@ class EngineClient:
             return
         try:
             if os.name == "nt":
-                subprocess.run(
-                    ["taskkill", "/F", "/T", "/PID", str(self.process.pid)],
+                windows = os.environ.get("SYSTEMROOT", r"C:\Windows")
+                taskkill = Path(windows, "System32", "taskkill.exe")
+                # Windows' own taskkill, by its full path.
+                subprocess.run(  # nosec B603
+                    [str(taskkill), "/F", "/T", "/PID", str(self.process.pid)],
                     capture_output=True, check=False,
                     creationflags=subprocess.CREATE_NO_WINDOW,
                 )  # fmt: skip
@@ -169,7 +173,8 @@ class EngineClient:
     # -- reading ---------------------------------------------------------------------
 
     def _read_messages(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+        if self.process is None or self.process.stdout is None:
+            return
         for line in self.process.stdout:
             try:
                 message = protocol.decode(line)
@@ -190,7 +195,8 @@ class EngineClient:
                 target.put(None)  # the process ended: every waiting request fails
 
     def _read_errors(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
+        if self.process is None or self.process.stderr is None:
+            return
         for raw in self.process.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
             if not line:
@@ -207,7 +213,8 @@ class EngineClient:
     # -- requests --------------------------------------------------------------------
 
     def _send(self, message: dict[str, Any]) -> None:
-        assert self.process is not None and self.process.stdin is not None
+        if self.process is None or self.process.stdin is None:
+            raise EngineDied("The engine process is not running.")
         with self._write_lock:
             self.process.stdin.write(protocol.encode(message))
             self.process.stdin.flush()
@@ -263,7 +270,14 @@ class EngineClient:
                 raise self._died()
             if "event" in message:
                 if on_event is not None and cancel_sent is None:
-                    on_event(message["event"], message.get("data"))
+                    try:
+                        on_event(message["event"], message.get("data"))
+                    except BaseException:
+                        # The caller can take no more (a sink refused a feature): the
+                        # engine's work for this request stops too.
+                        with contextlib.suppress(OSError, ValueError):
+                            self._send({"id": request_id, "cancel": True})
+                        raise
                 continue
             if "error" in message:
                 error = message["error"]

@@ -134,7 +134,8 @@ def _run(
     kwargs = {"start_new_session": True} if os.name != "nt" else {
         "creationflags": subprocess.CREATE_NO_WINDOW | subprocess.CREATE_NEW_PROCESS_GROUP
     }  # fmt: skip
-    process = subprocess.Popen(
+    # Python -m venv / pip, no shell.
+    process = subprocess.Popen(  # nosec B603
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -143,7 +144,8 @@ def _run(
         **kwargs,
     )
     lines: list[str] = []
-    assert process.stdout is not None
+    if process.stdout is None:  # never: stdout is a pipe (this narrows its type)
+        raise SetupError("pip's output could not be read.")
 
     def read() -> None:
         for raw in process.stdout:

@@ -42,6 +42,23 @@ def environment_dir(folder: str | Path) -> Path:
     return Path(folder) / environment_name()
 
 
+def other_pythons(folder: str | Path) -> list[str]:
+    """The Python versions ("3.11"...) of the complete environments in ``folder`` made
+    for another Python than the running one: left behind when QGIS moved to a newer
+    Python (Debian 12 to 13: 3.11 to 3.13), they cannot run here."""
+    try:
+        entries = sorted(Path(folder).iterdir())
+    except OSError:
+        return []
+    return [
+        entry.name[2:]
+        for entry in entries
+        if entry.name.startswith("py")
+        and entry.name != environment_name()
+        and read_stamp(entry) is not None
+    ]
+
+
 def environment_python(env_dir: str | Path) -> Path:
     """The interpreter of a virtual environment."""
     env_dir = Path(env_dir)

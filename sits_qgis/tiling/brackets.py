@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .quantiles import absolute_deviations
+
 #: Values sampled by the first pass, in all (about 4 MiB of float32).
 SAMPLE_TARGET = 1 << 20
 #: Half-width of a bracket, in standard errors of the sample's rank fraction.
@@ -134,7 +136,7 @@ class Plan:
         highs = [intervals[rank_interval[r]].hi for r in median_ranks]
         if with_mad and None not in lows and None not in highs:
             ma, mb = min(lows, key=float), max(highs, key=float)
-            deviations = np.sort(np.abs(sample - np.median(sample)))
+            deviations = np.sort(absolute_deviations(sample, np.median(sample)))
             dl, dh = _bracket(deviations, 0.5)
             dl = deviations[0] if dl is None else dl
             dh = deviations[-1] if dh is None else dh
@@ -194,7 +196,7 @@ class Plan:
             return None
         dl, dh = self.mad_bounds
         zone_values = np.concatenate([combined[i][1] for i in self.mad_zones])
-        deviations = np.abs(zone_values - median)
+        deviations = absolute_deviations(zone_values, median)
         positions = [rank - inner for rank in self.median_ranks]
         if not all(0 <= position < deviations.size for position in positions):
             return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -193,6 +193,18 @@ def median_ranks(count: int) -> tuple[int, ...]:
     """The ranks numpy's median averages (one for odd counts, two for even)."""
     half = count // 2
     return (half,) if count % 2 else (half - 1, half)
+
+
+def absolute_deviations(values: np.ndarray, median: Any) -> np.ndarray:
+    """``|values - median|`` in a dtype fixed by the two dtypes alone (numpy 2's rule).
+
+    numpy 1 chose the dtype of ``int16 values - float64 median`` from the median's value
+    (float32, rounding the deviations), numpy 2 from its type (float64, NEP 50): the same
+    raster gave two MADs. Naming the dtype makes every numpy give numpy 2's exact answer;
+    float32 values keep float32 deviations from their float32 median, as on both.
+    """
+    dtype = np.promote_types(values.dtype, np.asarray(median).dtype)
+    return np.abs(np.subtract(values, median, dtype=dtype))
 
 
 def median_from(values: Sequence[np.generic], dtype: np.dtype) -> np.generic:

@@ -34,6 +34,7 @@ from .grid import TileWindow, tile_grid
 from .quantiles import (
     Query,
     Selector,
+    absolute_deviations,
     combine,
     evaluate,
     median_from,
@@ -212,7 +213,7 @@ def selection_pass(
     is given, on their absolute deviations from it (computed exactly as numpy would)."""
     values = read_valid_values(path, band, tile)
     if centre is not None:
-        values = np.abs(values - centre)
+        values = absolute_deviations(values, centre)
     return evaluate(values, queries)
 
 
@@ -320,7 +321,7 @@ def raster_statistics(
         median = np.median(sample)
         # q as a float64 array: float64 results under numpy 1 and 2 (see percentile_from)
         percentiles = {p: np.percentile(sample, np.array(p, np.float64)) for p in PERCENTILES}
-        mad = np.median(np.abs(sample - median))
+        mad = np.median(absolute_deviations(sample, median))
     else:
         median, percentiles, mad = _order_statistics(run, sample, moments.count, dtype)
     del sample
@@ -366,8 +367,7 @@ def _order_statistics(
         p: percentile_from(order[lo], order[hi], weight)
         for p, (lo, hi, weight) in percentile_ranks.items()
     }
-    # The deviations' dtype is whatever numpy gives for |values - median|.
-    deviation_dtype = np.abs(np.zeros(1, dtype=dtype) - median).dtype
+    deviation_dtype = absolute_deviations(np.zeros(1, dtype=dtype), median).dtype
     deviations = plan.mad_order_statistics(combined, inner, median) if combined else None
     if deviations is None:
         selector = Selector(middle, count, deviation_dtype)

@@ -263,7 +263,8 @@ def _read_asset_rasterio(
         raise FeatureProblem(
             f"cannot read asset '{asset}' of item {item['id']} ({href}): {_said(str(exc), options)}"
         ) from None
-    assert read is not None  # rasterio raises where GDAL's bindings return None
+    if read is None:  # never: rasterio raises where GDAL's bindings return None
+        raise FeatureProblem(f"cannot read asset '{asset}' of item {item['id']} ({href})")
     return read
 
 
