@@ -56,8 +56,10 @@ $(TOOLS_STAMP): requirements-tools.lock
 demo: setup
 	bash scripts/demo.sh
 
-test: setup
+test: setup tools
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	@# The plain-Qt code on Qt 6 (PyQt6 in the tools environment), as QGIS 4 runs it.
+	$(TEST_ENV) $(TOOLS)/bin/python -m pytest -q tests_qt6
 
 # The whole suite on QGIS 3.22 (this machine), 3.40 LTR (Debian 13) and 3.44 LTR (sid), the
 # two last in chroots built once and cached (root; about 3.5 min and 3.6 GB each);

@@ -24,6 +24,8 @@
 #   SITS_CHROOT_UNSHARE   1 (default) runs each chroot session in a private mount
 #                         namespace when the kernel allows it; 0 never does.
 #   SITS_CHROOT_KEEP_FAILED  1 keeps the temporary folder of a failed build.
+#   SITS_CHROOT_VERBOSE   1 names the host variables not passed into `run` because a
+#                         path they hold does not exist in the chroot.
 #
 # How it stays safe:
 #   - A build happens in SITS_CHROOT_DIR/.SUITE.build.PID and is renamed to SUITE only
@@ -245,7 +247,10 @@ session_env() {
       skipped+=("$name")
     fi
   done
-  [ ${#skipped[@]} -eq 0 ] || note "not passed (path missing in the chroot): ${skipped[*]}"
+  # (On the development machines PIP_FIND_LINKS=/opt/wheels is dropped this way.)
+  if [ ${#skipped[@]} -gt 0 ] && [ "${SITS_CHROOT_VERBOSE:-0}" = 1 ]; then
+    note "not passed (path missing in the chroot): ${skipped[*]}"
+  fi
   # Explicitly requested: passed as they are.
   local requested
   read -r -a requested <<<"${SITS_CHROOT_ENV:-}"
@@ -500,7 +505,7 @@ EOF
     echo "suite=$suite"
     echo "debian=$(cat "$tmp/etc/debian_version")"
     echo "$versions"
-    echo "packages=${PACKAGES[*]} ${extra[*]}"
+    echo "packages=${PACKAGES[*]}${extra[*]:+ ${extra[*]}}"
     echo "build_seconds=$(($(date +%s) - started))"
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } >"$tmp/$STAMP"

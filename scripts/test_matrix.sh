@@ -30,8 +30,11 @@ for suite in $SUITES; do
       failed=1
       continue
     fi
-    inside=(bash scripts/qgis_chroot.sh run "$suite" --bind "$ROOT:/src" -- env -C /src)
-    "${inside[@]}" make VENV=/opt/sits-venv test PYTEST_ARGS="--junitxml=$RESULTS/$suite.xml"
+    binds=(--bind "$ROOT:/src")
+    # ../shared/data (the real rasters and layers some tests use) when this machine has it
+    [ -d "$ROOT/../shared" ] && binds+=(--bind "$(cd "$ROOT/../shared" && pwd):/shared:ro")
+    inside=(bash scripts/qgis_chroot.sh run "$suite" "${binds[@]}" -- env -C /src)
+    "${inside[@]}" make VENV=/opt/sits-venv TOOLS=/opt/sits-tools test PYTEST_ARGS="--junitxml=$RESULTS/$suite.xml"
     rc=$?
     "${inside[@]}" /opt/sits-venv/bin/python scripts/versions.py > "$RESULTS/$suite.versions.json"
   fi
