@@ -48,7 +48,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 tools: $(TOOLS_STAMP)
 
-$(TOOLS_STAMP): requirements-tools.lock
+$(TOOLS_STAMP): requirements-tools.lock | $(STAMP)
 	[ -x $(TOOLS)/bin/python ] || $(SYSTEM_PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python $(PIP_INSTALL) -r requirements-tools.lock
 	touch $@

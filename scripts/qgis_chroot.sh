@@ -426,8 +426,14 @@ cmd_build() {
   local suite=$1
   suite_config "$suite"
   local root; root=$(chroot_root "$suite")
-  take_lock "$suite" x
+  # A finished chroot only ever appears complete (renamed into place with its stamp), so
+  # this needs no lock and does not wait for sessions running in it.
   if is_built "$root"; then
+    cat "$root/$STAMP"
+    return 0
+  fi
+  take_lock "$suite" x
+  if is_built "$root"; then   # built by someone else while we waited
     note "$suite is already built in $root"
     cat "$root/$STAMP"
     return 0

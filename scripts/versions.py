@@ -11,10 +11,10 @@ import platform
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy  # noqa: E402
-from osgeo import gdal  # noqa: E402
-from qgis.core import Qgis, QgsProjUtils  # noqa: E402
-from qgis.PyQt.QtCore import PYQT_VERSION_STR, QT_VERSION_STR  # noqa: E402
+import numpy
+from osgeo import gdal
+from qgis.core import Qgis, QgsProjUtils
+from qgis.PyQt.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
 
 
 def main() -> None:

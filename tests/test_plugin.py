@@ -154,9 +154,26 @@ def test_metadata_is_complete():
     ):
         assert general.get(key, "").strip(), key
     assert general["qgisMinimumVersion"] == "3.22"
+    assert general["qgisMaximumVersion"] == "4.99"  # listed for QGIS 4 on plugins.qgis.org
     assert general["hasProcessingProvider"] == "yes"
     assert (ROOT / general["icon"]).is_file()
     assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()
+
+
+def test_the_plugin_manager_takes_qgis_3_22_to_4_and_refuses_older():
+    """QGIS's own check (the plugin manager's), on the versions of metadata.txt."""
+    sys.path.append("/usr/share/qgis/python")
+    from pyplugin_installer.version_compare import isCompatible
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "metadata.txt", encoding="utf-8")
+    low, high = parser["general"]["qgisMinimumVersion"], parser["general"]["qgisMaximumVersion"]
+    taken = {
+        v: isCompatible(v, low, high)
+        for v in ("3.16.0", "3.20.3", "3.22.0", "3.40.6", "3.44.15", "4.0.0", "4.2.1", "5.0.0")
+    }
+    assert taken == {"3.16.0": False, "3.20.3": False, "3.22.0": True, "3.40.6": True,
+                     "3.44.15": True, "4.0.0": True, "4.2.1": True, "5.0.0": False}  # fmt: skip
 
 
 def test_zip_has_one_top_folder_and_no_tests_or_caches(plugin_zip):
