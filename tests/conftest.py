@@ -230,6 +230,23 @@ def qgis_process(plugin_zip, tmp_path_factory):
     return call
 
 
+@pytest.fixture(scope="session", autouse=True)
+def layer_tree_view(qgis_iface):
+    """A real layer tree view for the test interface: from QGIS 3.44, Processing hands
+    ``iface.layerTreeView()`` to C++ when it loads results, where pytest-qgis' interface
+    answers with a mock."""
+    from qgis.core import QgsLayerTreeModel, QgsProject
+    from qgis.gui import QgsLayerTreeView
+
+    view = QgsLayerTreeView()
+    model = QgsLayerTreeModel(QgsProject.instance().layerTreeRoot(), view)
+    view.setModel(model)
+    qgis_iface.layerTreeView = lambda: view
+    yield view
+    del qgis_iface.layerTreeView
+    view.setModel(None)
+
+
 @pytest.fixture
 def dialog_ready(loaded_plugin, qgis_iface, monkeypatch):
     """The plugin, and the test QGIS interface (pytest-qgis's, with a real map canvas)
