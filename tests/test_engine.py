@@ -170,6 +170,33 @@ def test_engine_errors_keep_the_users_words_and_a_crash_is_engine_died(tmp_path)
         client.close()
 
 
+def test_a_caller_that_fails_on_an_event_stops_the_engines_work(tmp_path):
+    """A sink that refuses a feature raises in the caller's event handler: the error
+    reaches the caller, and the engine's run stops too (nothing is written)."""
+    raster = big_raster(tmp_path)
+    params = {"path": str(raster), "band": 1, "filter": "median", "size": 7, "sigma": 0,
+              "chunk_size": 64, "backend": {"mode": "sequential", "workers": 1}}  # fmt: skip
+    client = EngineClient(sys.executable)
+    client.start()
+    try:
+        started = time.monotonic()
+        done = client.call("raster_filter", {**params, "output": str(tmp_path / "whole.tif")})
+        whole = time.monotonic() - started  # how long a run that is not stopped takes
+        assert Path(done["output"]).is_file()
+
+        def refuse(event: str, data: object) -> None:
+            raise RuntimeError("the sink refused a feature")
+
+        output = tmp_path / "stopped.tif"
+        with pytest.raises(RuntimeError, match="the sink refused a feature"):
+            client.call("raster_filter", {**params, "output": str(output)}, refuse)
+        time.sleep(whole + 1.0)  # the whole run's time, and more
+        assert list(tmp_path.glob("stopped*")) == []
+        assert client.call("imported_modules", {})  # the engine still answers
+    finally:
+        client.close()
+
+
 # -- the engine environment's set-up ---------------------------------------------------
 
 
