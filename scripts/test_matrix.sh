@@ -3,7 +3,8 @@
 #   host    the machine's own QGIS (Debian 12: QGIS 3.22, Python 3.11, numpy 1.26)
 #   trixie  Debian 13 in a chroot (QGIS 3.40 LTR, Python 3.13, numpy 2.2)
 #   sid     Debian unstable in a chroot (QGIS 3.44 LTR, Python 3.14, numpy 2.4)
-# Each chroot is built once by scripts/qgis_chroot.sh (as root; about 3.5 min and 3.6 GB)
+# Each chroot is built once by scripts/qgis_chroot.sh (as root; measured: 1.5 to 3 min
+# and 2.2 GB, plus 1 GB of test environments)
 # and kept in /var/cache/sits-qgis/chroots; its test environment (/opt/sits-venv in the
 # chroot) is made by `make setup` from the same locks as the host's.
 # SITS_TEST_SUITES="host trixie" picks suites. Results: test-results/<suite>.xml (JUnit),
