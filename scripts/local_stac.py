@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -72,6 +72,36 @@ def _process(
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def serve_folder(root: Path, make: Callable[[str], dict[str, Path]]) -> Iterator[LocalStac]:
+    """Serve ``root`` with the Range file server, then each collection folder (holding
+    ``collection.json`` and ``items.ndjson``) that ``make(files_url)`` writes, one STAC
+    API per collection; stop them all on exit."""
+    root.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        port = free_port()
+        files_url = f"http://127.0.0.1:{port}"
+        http_log = root / "http_requests.log"
+        http_log.write_text("")
+        command = [sys.executable, str(HERE / "range_file_server.py"), str(root), str(port),
+                   str(http_log), "0"]  # fmt: skip
+        stack.enter_context(_process(command, files_url + "/", root, root / "file_server.out"))
+        stac_urls = {}
+        for name, folder in make(files_url).items():
+            address = f"127.0.0.1:{free_port()}"
+            stack.enter_context(
+                _process(
+                    [rustac(), "serve", "-a", address, "collection.json", "items.ndjson"],
+                    f"http://{address}/",
+                    folder,
+                    folder / "rustac.out",
+                )
+            )
+            stac_urls[name] = f"http://{address}"
+        http_log.write_text("")
+        yield LocalStac(files_url, stac_urls, http_log)
 
 
 @contextmanager

@@ -165,7 +165,7 @@ def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     from ..stac import SearchRequest, resolve_catalogue, search_area
     from ..stac import search as run
     from ..stac.client import HttpSettings
-    from ..timeseries.grid import item_crs
+    from ..timeseries.grid import crs_label, item_crs
 
     request = SearchRequest(
         catalogue=resolve_catalogue(params["stac_url"]),
@@ -188,7 +188,7 @@ def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 "datetime": props.get("datetime"),
                 "cloud_cover": props.get("eo:cloud_cover"),
                 "platform": props.get("platform"),
-                "crs": item_crs(item),
+                "crs": crs_label(item_crs(item)),
                 "processing_baseline": props.get("s2:processing_baseline"),
                 "assets": ",".join(sorted(item.get("assets", {}))),
                 "wkt": shapely.geometry.shape(geometry).wkt if geometry else None,

@@ -11,6 +11,7 @@ go on.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ from .grid import (
     to_grid_crs,
 )
 from .indices import DEFAULT_REFLECTANCE_SCALE, catalogue_name, plan_indices
-from .load import READER_MODULE, FeatureJob
+from .load import READER_MODULE, FeatureJob, file_header
 from .options import CubeMode, CubeOptions, SeriesOptions, TableOptions
+from .problems import FeatureProblem
 from .series import SeriesSpec, assets_to_load
 from .table import (
     STATUS_ERROR,
@@ -213,6 +215,8 @@ def plan_run(
     footprints = [shapely.geometry.shape(i["geometry"]) for i in result.items]
     tree = STRtree(footprints)
     plan = RunPlan(options, spec, result)
+    # what the items do not state of their grid, their files' headers say
+    header = functools.partial(file_header, headers=options.headers, http=options.http)
     for p in placed:
         feature_id = p.feature.id
         if p.geometry is None:
@@ -230,12 +234,14 @@ def plan_run(
             continue
         centre = p.geometry.centroid
         try:
-            grid = chosen_grid(items, assets, centre.x, centre.y, options.crs, options.resolution)
+            grid = chosen_grid(
+                items, assets, centre.x, centre.y, options.crs, options.resolution, header
+            )
             local = to_grid_crs(p.geometry, grid)
             if buffer > 0:
                 local = local.buffer(buffer)
             target = target_for(grid, local)
-        except (ValueError, SitsError) as exc:
+        except (ValueError, SitsError, FeatureProblem) as exc:
             plan.features.append(Planned(feature_id, problem=(STATUS_ERROR, str(exc))))
             continue
         job = FeatureJob(

@@ -5,13 +5,19 @@ CRS, the finest resolution of the bands asked for, their pixel origin), with nea
 resampling: a point then gets the original value of the pixel that contains it, and a
 20 m band read at 10 m repeats its pixels exactly. A CRS or a resolution given by the
 user replaces that grid by one anchored on multiples of the resolution.
+
+Catalogues state the grid in several ways (the projection extension): the CRS as
+``proj:code`` (v2), ``proj:epsg`` (v1), ``proj:wkt2`` or ``proj:projjson`` (MODIS'
+sinusoidal grid has no EPSG code), the pixel grid as ``proj:transform``, each at the
+asset or the item level; or not at all, and then the file's own header says it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -41,19 +47,62 @@ class Target:
     zone_wkb: bytes | None = None
 
 
+#: A file's header, read when the catalogue does not state the grid: its CRS (WKT) and
+#: GDAL geotransform, for (item, asset).
+Header = Callable[[Mapping[str, Any], str], tuple[str, tuple[float, ...]]]
+
+
 def declared_crs(fields: Mapping[str, Any]) -> str | None:
-    """The CRS that projection-extension fields (``proj:code``, ``proj:epsg``) declare."""
+    """The CRS the projection-extension fields of an item's properties or of an asset
+    declare, as text pyproj and odc-geo read (``EPSG:n``, WKT or PROJJSON)."""
     if fields.get("proj:code"):
         return str(fields["proj:code"])
     if fields.get("proj:epsg"):
-        return f"EPSG:{fields['proj:epsg']}"
+        return f"EPSG:{int(fields['proj:epsg'])}"
+    if fields.get("proj:wkt2"):
+        return str(fields["proj:wkt2"])
+    if fields.get("proj:projjson"):
+        return json.dumps(fields["proj:projjson"], sort_keys=True)
     return None
 
 
 def item_crs(item: Mapping[str, Any]) -> str | None:
-    """The item's CRS as ``EPSG:n`` from the projection extension (item or asset level)."""
+    """The item's CRS from the projection extension (item or asset level), or None."""
     sources = [item.get("properties", {}), *list(item.get("assets", {}).values())]
     return next((code for source in sources if (code := declared_crs(source))), None)
+
+
+def asset_crs(item: Mapping[str, Any], asset: str) -> str | None:
+    """One asset's CRS: the asset's own statement first, then the item's."""
+    own = item.get("assets", {}).get(asset, {})
+    return declared_crs(own) or declared_crs(item.get("properties", {}))
+
+
+def declared_transform(item: Mapping[str, Any], asset: str) -> tuple[float, ...] | None:
+    """The asset's ``proj:transform`` (its six affine terms), the asset's own first, then
+    the item's (an item-level transform holds for its assets without one)."""
+    for source in (item.get("assets", {}).get(asset, {}), item.get("properties", {})):
+        transform = source.get("proj:transform")
+        if transform and len(transform) >= 6:
+            return tuple(float(v) for v in transform[:6])
+    return None
+
+
+def crs_label(crs: str | None) -> str:
+    """A short name of a CRS for tables: its authority code when it has one (a WKT of
+    EPSG:32631 gives "EPSG:32631"), else the name the definition gives it."""
+    if not crs:
+        return ""
+    if crs.upper().startswith(("EPSG:", "ESRI:", "IAU_")):
+        return crs
+    from pyproj import CRS
+
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception:
+        return crs[:60]
+    code = parsed.to_authority(min_confidence=100)
+    return ":".join(code) if code else parsed.name
 
 
 def utm_crs(lon: float, lat: float) -> str:
@@ -62,31 +111,54 @@ def utm_crs(lon: float, lat: float) -> str:
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
+def asset_grids(
+    item: Mapping[str, Any], assets: Sequence[str], header: Header | None = None
+) -> dict[str, tuple[str, tuple[float, ...]]]:
+    """Each asset's (CRS, affine terms): as the catalogue states them, or else from the
+    file's header when ``header`` is given (assets the item lacks are left out)."""
+    grids = {}
+    for asset in assets:
+        if asset not in item.get("assets", {}):
+            continue
+        crs, transform = asset_crs(item, asset), declared_transform(item, asset)
+        if (crs is None or transform is None) and header is not None:
+            file_crs, geotransform = header(item, asset)
+            gx, gdx, gdy, gy, gdx2, gdy2 = geotransform  # GDAL's order
+            crs = crs or file_crs
+            transform = transform or (gdx, gdy, gx, gdx2, gdy2, gy)
+        if crs is not None and transform is not None:
+            grids[asset] = (crs, transform)
+    return grids
+
+
 def native_grid(
-    items: Sequence[Mapping[str, Any]], assets: Sequence[str], lon: float, lat: float
+    items: Sequence[Mapping[str, Any]],
+    assets: Sequence[str],
+    lon: float,
+    lat: float,
+    header: Header | None = None,
 ) -> Grid:
     """The grid of the items covering a feature: their most common CRS (the feature's own
-    UTM zone on a tie), the finest resolution of ``assets`` and the pixel origin."""
-    counts = Counter(c for item in items if (c := item_crs(item)))
+    UTM zone on a tie), the finest resolution of ``assets`` in it and its pixel origin.
+    What the catalogue does not state is read from the files' headers (``header``)."""
+    described = [asset_grids(item, assets, header) for item in items]
+    counts = Counter(crs for grids in described for crs in {c for c, _ in grids.values()})
     if not counts:
         raise ValueError(
-            "the items have no projection information (proj:code or proj:epsg); set CRS"
-            " and RESOLUTION"
+            "the items state no grid for the bands (proj:code, proj:epsg, proj:wkt2 or"
+            " proj:projjson, and proj:transform); set CRS and RESOLUTION"
         )
     own = utm_crs(lon, lat)
     crs = max(counts, key=lambda c: (counts[c], c == own))
     best: tuple[float, float, float] | None = None
-    for item in items:
-        if item_crs(item) != crs:
-            continue
-        for key in assets:
-            transform = item.get("assets", {}).get(key, {}).get("proj:transform")
-            if transform and (best is None or abs(transform[0]) < best[0]):
+    for grids in described:
+        for grid_crs, transform in grids.values():
+            if grid_crs == crs and (best is None or abs(transform[0]) < best[0]):
                 best = (abs(transform[0]), transform[2], transform[5])
         if best is not None:
             break
-    if best is None:
-        raise ValueError("the items do not give proj:transform for the bands; set RESOLUTION")
+    if best is None:  # never: the chosen CRS came from a described asset
+        raise ValueError("the items state no pixel grid for the bands; set RESOLUTION")
     return Grid(crs, best[0], (best[1], best[2]))
 
 
@@ -97,11 +169,12 @@ def chosen_grid(
     lat: float,
     crs: str,
     resolution: float,
+    header: Header | None = None,
 ) -> Grid:
     """The native grid, with the user's CRS and/or resolution when given."""
     if crs and resolution:
         return Grid(crs, resolution)
-    native = native_grid(items, assets, lon, lat)
+    native = native_grid(items, assets, lon, lat, header)
     if crs:
         return Grid(crs, native.resolution)
     if resolution:

@@ -268,6 +268,58 @@ def _read_asset_rasterio(
     return read
 
 
+#: Headers read for items that state no grid, by (collection, tile, asset): the files of
+#: one tile share their grid, so a long series costs one header per tile and band.
+_headers: dict[tuple[Any, ...], tuple[str, tuple[float, ...]]] = {}
+#: Item properties that name the tile an item belongs to, in the catalogues' conventions.
+TILE_PROPERTIES = (
+    "grid:code", "s2:mgrs_tile", "mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square",
+    "landsat:wrs_path", "landsat:wrs_row", "modis:horizontal-tile", "modis:vertical-tile",
+)  # fmt: skip
+
+
+def _tile_key(item: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What identifies an item's tile: its tiling properties, else its rounded bbox."""
+    props = item.get("properties", {})
+    named = tuple(props.get(name) for name in TILE_PROPERTIES)
+    if any(v is not None for v in named):
+        return named
+    return tuple(round(float(v), 2) for v in item.get("bbox") or ())
+
+
+def file_header(
+    item: Mapping[str, Any], asset: str, headers: Mapping[str, str], http: HttpSettings
+) -> tuple[str, tuple[float, ...]]:
+    """The CRS (WKT) and GDAL geotransform of an asset, from its file's header: for items
+    that state no grid. Read once per tile and band (``_headers``)."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    key = (item.get("collection"), _tile_key(item), asset)
+    if key in _headers:
+        return _headers[key]
+    href = item["assets"][asset]["href"]
+    options = gdal_options(headers, http)
+    settings = {k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()}
+    try:
+        with rasterio.Env(**settings), rasterio.open(_gdal_path(href)) as dataset:
+            if not dataset.crs:
+                raise FeatureProblem(
+                    f"item {item['id']} states no CRS and its asset '{asset}' ({href}) has"
+                    " none either: set CRS and RESOLUTION"
+                )
+            found = dataset.crs.to_wkt(), tuple(dataset.transform.to_gdal())
+    except RasterioError as exc:
+        raise FeatureProblem(
+            f"item {item['id']} states no grid, and the header of its asset '{asset}'"
+            f" ({href}) cannot be read: {_said(str(exc), options)}"
+        ) from None
+    if len(_headers) >= MAX_KNOWN_GRIDS:
+        _headers.clear()
+    _headers[key] = found
+    return found
+
+
 def _said(reason: str, options: Mapping[str, str]) -> str:
     """GDAL's reason in the user's terms: its "HTTP response code ...: 0" means that no
     answer came at all (a timeout, or no connection)."""
