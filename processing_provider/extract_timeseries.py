@@ -35,7 +35,9 @@ given.
 pixels whose centres fall inside.
 
 Pixels of the MASK_BAND classes in MASK_VALUES are masked (Sentinel-2 SCL default: no
-data, saturated, cloud shadow, cloud medium and high, cirrus). Dates with a larger
+data, saturated, cloud shadow, cloud medium and high, cirrus), and so are pixels with any
+of the MASK_BITS set (bit positions from 0, for quality bands such as Landsat's qa_pixel:
+1,3,4 for dilated cloud, cloud and shadow). An empty MASK_BAND masks nothing. Dates with a larger
 masked fraction than MAX_MASKED are kept as rows with status 'masked' and empty values,
 or 'filled' when GAPFILL fills them along time (linear interpolation by date, or the
 nearest date). Reflectances from processing baseline 04.00 on are harmonised (1000

@@ -71,6 +71,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
     CRS = "CRS"
     MASK_BAND = "MASK_BAND"
     MASK_VALUES = "MASK_VALUES"
+    MASK_BITS = "MASK_BITS"
     MAX_MASKED = "MAX_MASKED"
     GAPFILL = "GAPFILL"
     INDICES = "INDICES"
@@ -195,6 +196,17 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             )
         )
         self.addParameter(
+            QgsProcessingParameterString(
+                self.MASK_BITS,
+                self.tr(
+                    "Masked bits of the mask band: positions from 0, a pixel is masked when"
+                    " any is set (e.g. 1,3,4 for Landsat qa_pixel)"
+                ),
+                "",
+                optional=True,
+            )
+        )
+        self.addParameter(
             QgsProcessingParameterNumber(
                 self.MAX_MASKED,
                 self.tr("Drop dates with a larger masked fraction than (0-1)"),
@@ -267,10 +279,12 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             engine.call("check_series", {"options": options})
         except QgsProcessingException as exc:
             return str(exc)
-        if options["mask_band"] and not options["mask_values"]:  # the engine would mask nothing
+        masks_something = options["mask_values"] or options["mask_bits"]
+        if options["mask_band"] and not masks_something:  # the engine would mask nothing
             return (
-                f"MASK_VALUES: the mask band '{options['mask_band']}' is named but no class of"
-                " it is masked; list the classes (e.g. 0,1,3,8,9,10) or clear MASK_BAND."
+                f"MASK_VALUES: the mask band '{options['mask_band']}' is named but nothing of"
+                " it is masked; list its classes (e.g. 0,1,3,8,9,10) or bits (MASK_BITS,"
+                " e.g. 1,3,4), or clear MASK_BAND."
             )
         return ""
 
@@ -299,8 +313,15 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             "resolution": self.parameterAsDouble(parameters, self.RESOLUTION, context),
             "crs": self.parameterAsString(parameters, self.CRS, context).strip(),
             "mask_band": self.parameterAsString(parameters, self.MASK_BAND, context).strip(),
-            "mask_values": mask_values(
-                self.parameterAsString(parameters, self.MASK_VALUES, context)
+            "mask_values": whole_numbers(
+                self.parameterAsString(parameters, self.MASK_VALUES, context),
+                "MASK_VALUES: '{}' is not a class number; give whole numbers separated by"
+                " commas, e.g. 0,1,3,8,9,10.",
+            ),
+            "mask_bits": whole_numbers(
+                self.parameterAsString(parameters, self.MASK_BITS, context),
+                "MASK_BITS: '{}' is not a bit position; give whole numbers from 0 separated"
+                " by commas, e.g. 1,3,4.",
             ),
             "max_masked": self.parameterAsDouble(parameters, self.MAX_MASKED, context),
             "gapfill": self.parameterAsEnum(parameters, self.GAPFILL, context),
@@ -377,17 +398,15 @@ def split_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
-def mask_values(text: str) -> tuple[int, ...]:
-    """Class values from ``"0,1,3"``; a clear message for anything else."""
+def whole_numbers(text: str, refusal: str) -> tuple[int, ...]:
+    """Whole numbers from ``"0,1,3"``; ``refusal`` (with ``{}`` for the bad part) for
+    anything else."""
     values = []
     for part in split_list(text):
         try:
             values.append(int(part))
         except ValueError:
-            raise QgsProcessingException(
-                f"MASK_VALUES: '{part}' is not a class number; give whole numbers separated"
-                " by commas, e.g. 0,1,3,8,9,10."
-            ) from None
+            raise QgsProcessingException(refusal.format(part)) from None
     return tuple(values)
 
 

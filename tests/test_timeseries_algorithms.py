@@ -318,9 +318,12 @@ def test_cubes_load_as_temporal_mesh_layers(loaded_plugin, sample_stac, tmp_path
         ("sits:searchstac", {"END_DATE": "2021-12-31"},
          "END_DATE: The end date 2021-12-31 is before the start date 2022-01-01."),
         ("sits:extracttimeseries", {"END_DATE": "2021-12-31"}, "END_DATE: The end date"),
-        ("sits:extracttimeseries", {"MASK_BAND": ""}, "MASK_BAND: MASK_VALUES are given"),
+        ("sits:extracttimeseries", {"MASK_BAND": ""}, ""),  # no mask: values unused (logged)
         ("sits:extracttimeseries", {"MASK_VALUES": ""}, "MASK_VALUES: the mask band 'scl'"),
+        ("sits:extracttimeseries", {"MASK_VALUES": "", "MASK_BITS": "3"}, ""),
         ("sits:extracttimeseries", {"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not"),
+        ("sits:extracttimeseries", {"MASK_BITS": "1,high"}, "MASK_BITS: 'high' is not a bit"),
+        ("sits:extracttimeseries", {"MASK_BITS": "70"}, "MASK_BITS: 70 is not a bit position"),
         ("sits:extracttimeseries", {"BANDS": " , "}, "BANDS: Give at least one band"),
         ("sits:extracttimeseries", {"CRS": "EPSG:99999999"}, "CRS: 'EPSG:99999999' is not"),
         ("sits:extracttimeseries", {"INDICES": "ndvi,NOTANINDEX"},

@@ -127,6 +127,7 @@ def series_options(data: dict[str, Any]) -> Any:
         crs=data.get("crs", ""),
         mask_band=data.get("mask_band", ""),
         mask_values=tuple(int(v) for v in data.get("mask_values", ())),
+        mask_bits=tuple(int(v) for v in data.get("mask_bits", ())),
         max_masked=float(data.get("max_masked", 0.5)),
         gapfill=GapFill(int(data.get("gapfill", 0))),
         indices=tuple(data.get("indices", ())),
@@ -210,6 +211,8 @@ def _plan(params: dict[str, Any], channel: Channel, target: Any, buffer: float) 
     channel.log(f"Searching {options.stac_url} for {len(layer.features)} features...")
     plan = plan_run(layer, options, buffer, target)
     channel.log(plan.search.summary())
+    for note in plan.notes:
+        channel.log(note, "warning")
     return plan
 
 

@@ -102,6 +102,8 @@ class RunPlan:
     spec: SeriesSpec
     search: SearchResult
     features: list[Planned] = field(default_factory=list)
+    #: What the run chose in the user's place, for the log (e.g. a mask left out).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def jobs(self) -> list[FeatureJob]:
@@ -120,11 +122,12 @@ def check_options(options: SeriesOptions) -> None:
         raise SitsError("MAX_CLOUD is a percentage between 0 and 100.", "MAX_CLOUD")
     if options.resolution < 0:
         raise SitsError("RESOLUTION must be 0 (native) or a positive size.", "RESOLUTION")
-    if options.mask_values and not options.mask_band:
+    beyond = [b for b in options.mask_bits if not 0 <= b < 64]
+    if beyond:
         raise SitsError(
-            "MASK_VALUES are given but MASK_BAND is empty: name the band that holds the"
-            " classes (e.g. scl) or clear the mask values.",
-            "MASK_BAND",
+            f"{beyond[0]} is not a bit position; bits count from 0 (the lowest)"
+            " to at most 63 (e.g. 1,3,4 for Landsat's dilated cloud, cloud and shadow).",
+            "MASK_BITS",
         )
     check_crs(options.crs)
     for name in options.indices:
@@ -156,6 +159,7 @@ def build_spec(options: SeriesOptions, bands: dict[str, AssetBand]) -> SeriesSpe
         outputs={name: band.key for name, band in outputs.items()},
         mask_asset=mask_asset,
         mask_values=tuple(options.mask_values) if mask_asset else (),
+        mask_bits=tuple(options.mask_bits) if mask_asset else (),
         max_masked=options.max_masked,
         gapfill=options.gapfill,
         indices=plans,
@@ -166,6 +170,18 @@ def build_spec(options: SeriesOptions, bands: dict[str, AssetBand]) -> SeriesSpe
 
 
 TargetFor = Callable[[Any, Any], Target]
+
+
+def run_notes(options: SeriesOptions) -> list[str]:
+    """What the run leaves out of the user's options, said in the log rather than
+    refused: mask values or bits without a mask band (an empty MASK_BAND means no mask)."""
+    if options.mask_band or not (options.mask_values or options.mask_bits):
+        return []
+    given = " and ".join(
+        name for name, v in (("MASK_VALUES", options.mask_values),
+                              ("MASK_BITS", options.mask_bits)) if v
+    )  # fmt: skip
+    return [f"MASK_BAND is empty: no pixel is masked, and {given} are not used."]
 
 
 def plan_run(
@@ -214,7 +230,7 @@ def plan_run(
     assets = assets_to_load(spec)
     footprints = [shapely.geometry.shape(i["geometry"]) for i in result.items]
     tree = STRtree(footprints)
-    plan = RunPlan(options, spec, result)
+    plan = RunPlan(options, spec, result, notes=run_notes(options))
     # what the items do not state of their grid, their files' headers say
     header = functools.partial(file_header, headers=options.headers, http=options.http)
     for p in placed:

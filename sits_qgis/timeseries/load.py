@@ -89,12 +89,39 @@ class FeatureJob:
 
 @dataclass(frozen=True)
 class MaskRule:
-    """The mask band's classes to hide and the masked fraction above which a date is
-    dropped: such a date is dropped whatever its bands hold, so they are not read."""
+    """What the mask band hides, and the masked fraction above which a date is dropped:
+    such a date is dropped whatever its bands hold, so they are not read.
+
+    A pixel is masked when its value is one of ``values`` (classes, as Sentinel-2's SCL)
+    or when any of ``bits`` is set in it (bit positions, as Landsat's ``qa_pixel`` or
+    HLS' ``Fmask``); both may be given.
+    """
 
     asset: str
     values: tuple[int, ...]
     max_masked: float
+    bits: tuple[int, ...] = ()
+
+    def masked(self, mask: np.ndarray) -> np.ndarray:
+        """Which pixels of the mask band's values are masked."""
+        hidden = np.isin(mask, self.values)
+        if self.bits:
+            if mask.dtype.kind not in "iu":
+                raise FeatureProblem(
+                    f"MASK_BITS: the mask band '{self.asset}' holds {mask.dtype} values;"
+                    " bits need a band of whole numbers (a quality band such as qa_pixel or"
+                    " Fmask): use MASK_VALUES for this band"
+                )
+            size = mask.dtype.itemsize * 8
+            beyond = [b for b in self.bits if b >= size]
+            if beyond:
+                raise FeatureProblem(
+                    f"MASK_BITS: bit {beyond[0]} does not exist in the mask band"
+                    f" '{self.asset}' ({mask.dtype}: bits 0 to {size - 1})"
+                )
+            flags = np.array(sum(1 << b for b in self.bits), dtype=np.uint64)
+            hidden |= (mask.astype(np.uint64, copy=False) & flags) != 0
+        return hidden
 
 
 @dataclass
@@ -533,7 +560,10 @@ def _worth_reading(
             zone = zone_pixels(job.target)
         except FeatureProblem:
             continue  # this feature fails with that message in its own series
-        clear = (zone & ~np.isin(mask, rule.values)).sum(axis=(1, 2)) / zone.sum()
+        try:
+            clear = (zone & ~rule.masked(mask)).sum(axis=(1, 2)) / zone.sum()
+        except FeatureProblem:
+            continue  # the same message becomes this feature's status
         for group, fraction in zip(groups, clear, strict=True):
             if 1.0 - fraction <= rule.max_masked:
                 needed.update(item["id"] for item in group)

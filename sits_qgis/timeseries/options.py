@@ -62,6 +62,7 @@ class SeriesOptions:
     crs: str = ""
     mask_band: str = DEFAULT_MASK_BAND
     mask_values: tuple[int, ...] = DEFAULT_MASK_VALUES
+    mask_bits: tuple[int, ...] = ()
     max_masked: float = DEFAULT_MAX_MASKED
     gapfill: GapFill = GapFill.NONE
     indices: tuple[str, ...] = ()
@@ -82,6 +83,7 @@ class SeriesOptions:
             "crs": self.crs,
             "mask_band": self.mask_band,
             "mask_values": list(self.mask_values),
+            "mask_bits": list(self.mask_bits),
             "max_masked": self.max_masked,
             "gapfill": self.gapfill.name.lower(),
             "indices": list(self.indices),

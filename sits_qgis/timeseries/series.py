@@ -36,6 +36,7 @@ class SeriesSpec:
     outputs: dict[str, str]
     mask_asset: str | None
     mask_values: tuple[int, ...]
+    mask_bits: tuple[int, ...]
     max_masked: float
     gapfill: GapFill
     indices: tuple[IndexPlan, ...]
@@ -48,7 +49,7 @@ class SeriesSpec:
         """What lets the reader skip the bands of dates the mask alone drops."""
         if not self.mask_asset:
             return None
-        return MaskRule(self.mask_asset, self.mask_values, self.max_masked)
+        return MaskRule(self.mask_asset, self.mask_values, self.max_masked, self.mask_bits)
 
     @property
     def variable_names(self) -> list[str]:
@@ -104,8 +105,9 @@ def clean_series(
                 for key in spec.reflectance_assets & raw.keys():
                     raw[key][step] -= BOA_ADD_OFFSET
     valid = np.broadcast_to(zone, raw[next(iter(raw))].shape).copy()
-    if spec.mask_asset:
-        valid &= ~np.isin(loaded.bands[spec.mask_asset], spec.mask_values)
+    rule = spec.mask_rule
+    if rule is not None:
+        valid &= ~rule.masked(loaded.bands[rule.asset])
     mask_fraction = valid.sum(axis=(1, 2)) / zone.sum()
     for values in raw.values():  # the output bands and the indices' inputs
         valid &= np.isfinite(values)
