@@ -41,8 +41,10 @@ of the MASK_BITS set (bit positions from 0, for quality bands such as Landsat's 
 masked fraction than MAX_MASKED are kept as rows with status 'masked' and empty values,
 or 'filled' when GAPFILL fills them along time (linear interpolation by date, or the
 nearest date). Reflectances from processing baseline 04.00 on are harmonised (1000
-subtracted, unless the catalogue already did it). INDICES come from the Awesome Spectral
-Indices catalogue.
+subtracted, unless the catalogue already did it). VALUES gives the bands as the digital
+numbers stored in the files, or as physical values (the scale and offset of the
+catalogue's raster:bands applied, e.g. Landsat's 0.0000275 and -0.2). INDICES come from
+the Awesome Spectral Indices catalogue, always computed on physical values.
 
 The table has one row per feature and date: feature_id, date (ISO 8601, UTC),
 valid_fraction, status, then one column per band and index (name, or name_statistic for

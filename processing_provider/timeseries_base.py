@@ -30,7 +30,8 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from sits_qgis.choices import DEFAULT_MASK_BAND, DEFAULT_MASK_VALUES, GAPFILL, labels
+from sits_qgis.choices import DEFAULT_MASK_BAND, DEFAULT_MASK_VALUES, GAPFILL, VALUES, labels
+from sits_qgis.choices import values as choice_values
 from sits_qgis.engine.protocol import wkb_text
 
 from . import engine
@@ -76,6 +77,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
     GAPFILL = "GAPFILL"
     INDICES = "INDICES"
     HARMONIZE = "HARMONIZE"
+    VALUES = "VALUES"
 
     # -- parameter declarations -------------------------------------------------------
 
@@ -148,7 +150,8 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
         )
 
     def add_series_parameters(self, bands: str) -> None:
-        """BANDS, RESOLUTION, CRS, MASK_BAND, MASK_VALUES, MAX_MASKED, GAPFILL, INDICES."""
+        """BANDS, RESOLUTION, CRS, MASK_BAND, MASK_VALUES, MASK_BITS, MAX_MASKED, GAPFILL,
+        VALUES, INDICES."""
         self.addParameter(
             with_widget(
                 QgsProcessingParameterString(
@@ -221,6 +224,15 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
                 self.GAPFILL,
                 self.tr("Gap filling along time"),
                 [self.tr(label) for label in labels(GAPFILL)],
+                False,
+                0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.VALUES,
+                self.tr("Band values (indices always use physical values)"),
+                [self.tr(label) for label in labels(VALUES)],
                 False,
                 0,
             )
@@ -327,6 +339,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             "gapfill": self.parameterAsEnum(parameters, self.GAPFILL, context),
             "indices": split_list(self.parameterAsString(parameters, self.INDICES, context)),
             "harmonize": self.parameterAsBoolean(parameters, self.HARMONIZE, context),
+            "values": choice_values(VALUES)[self.parameterAsEnum(parameters, self.VALUES, context)],
             "headers": self.headers(parameters, context),
             "http": http_settings(),
         }

@@ -56,6 +56,12 @@ GAPFILL: tuple[tuple[str, str], ...] = (
     ("nearest", "Nearest date"),
 )
 
+#: VALUES of the time-series algorithms: (engine name, label).
+VALUES: tuple[tuple[str, str], ...] = (
+    ("stored", "Digital numbers, as stored in the files"),
+    ("physical", "Physical values (the catalogue's scale and offset applied)"),
+)
+
 #: ``sits:extractcubes``' MODE: (engine name, label).
 CUBE_MODES: tuple[tuple[str, str], ...] = (
     ("image", "image (feature envelope)"),

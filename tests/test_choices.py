@@ -21,6 +21,7 @@ def test_the_engines_enums_are_the_choice_lists() -> None:
     assert choices.values(choices.RASTER_STATISTICS) == STATISTIC_NAMES
     assert choices.values(choices.ZONAL_STATISTICS) == tuple(s.label for s in Statistic)
     assert choices.values(choices.GAPFILL) == tuple(g.name.lower() for g in GapFill)
+    assert choices.values(choices.VALUES) == ("stored", "physical")  # SeriesOptions.physical
     assert choices.values(choices.CUBE_MODES) == tuple(m.name.lower() for m in CubeMode)
     assert choices.values(choices.BACKEND_MODES) == tuple(m.value for m in BackendMode)
 
@@ -36,6 +37,7 @@ def test_the_provider_shows_the_choice_lists(loaded_plugin) -> None:
     cubes = registry.createAlgorithmById("sits:extractcubes")
     assert cubes.parameterDefinition("MODE").options() == choices.labels(choices.CUBE_MODES)
     assert cubes.parameterDefinition("GAPFILL").options() == choices.labels(choices.GAPFILL)
+    assert cubes.parameterDefinition("VALUES").options() == choices.labels(choices.VALUES)
     table = registry.createAlgorithmById("sits:extracttimeseries")
     statistics = table.parameterDefinition("STATISTICS").options()
     assert statistics == choices.labels(choices.ZONAL_STATISTICS)

@@ -457,3 +457,56 @@ def test_a_patch_of_zero_pixels_is_refused(loaded_plugin, sample_stac, tmp_path)
     with pytest.raises(QgsProcessingException, match="PATCH_X"):
         processing.run("sits:extractcubes", params)
     assert not (tmp_path / "c").exists()
+
+
+def test_values_mask_bits_and_an_empty_mask_band_reach_the_engine(
+    loaded_plugin, sample_stac, tmp_path
+) -> None:
+    """VALUES=physical gives DN x 1e-4 (the catalogue's raster:bands scale); MASK_BITS
+    masks by bits; an empty MASK_BAND masks nothing and the log says why."""
+    served, _ = sample_stac
+    url = served.stac_urls["earth-search"]
+    stored = processing.run(
+        "sits:extracttimeseries",
+        common(url, site_points()) | {"MASK_BAND": "", "OUTPUT": str(tmp_path / "dn.csv")},
+    )
+    feedback = LoggingFeedback()
+    processing.run(
+        "sits:extracttimeseries",
+        common(url, site_points())
+        | {"MASK_BAND": "", "VALUES": 1, "OUTPUT": str(tmp_path / "physical.csv")},
+        feedback=feedback,
+    )
+    assert any("MASK_BAND is empty: no pixel is masked" in line for line in feedback.lines)
+    tables = []
+    for path in (stored["OUTPUT"], tmp_path / "physical.csv"):
+        with open(path) as table:
+            tables.append({(r["feature_id"], r["date"]): r for r in csv.DictReader(table)})
+    assert tables[0].keys() == tables[1].keys()
+    pairs = [(tables[0][key], tables[1][key]) for key in tables[0]]
+    assert len(pairs) == len(SITES) * len(DATES)
+    assert all(a["status"] == "ok" for a, _ in pairs)  # nothing masked
+    for a, b in pairs:
+        assert float(b["red"]) == pytest.approx(float(a["red"]) * 1e-4, rel=1e-6)
+    bits = processing.run(
+        "sits:extracttimeseries",
+        common(url, site_points())
+        | {"MASK_VALUES": "", "MASK_BITS": "3", "OUTPUT": str(tmp_path / "bits.csv")},
+    )
+    with open(bits["OUTPUT"]) as table:
+        statuses = {row["status"] for row in csv.DictReader(table)}
+    assert statuses == {"ok", "masked"}
+
+
+class LoggingFeedback(QgsProcessingFeedback):
+    """A feedback that keeps what the run logs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def pushInfo(self, info: str) -> None:
+        self.lines.append(info)
+
+    def pushWarning(self, warning: str) -> None:
+        self.lines.append(warning)

@@ -132,6 +132,7 @@ def series_options(data: dict[str, Any]) -> Any:
         gapfill=GapFill(int(data.get("gapfill", 0))),
         indices=tuple(data.get("indices", ())),
         harmonize=bool(data.get("harmonize", True)),
+        physical=data.get("values", "stored") == "physical",
         headers=dict(data.get("headers", {})),
         http=HttpSettings(**data.get("http", {})),
     )

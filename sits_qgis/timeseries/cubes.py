@@ -92,8 +92,11 @@ def cube_dataset(job: FeatureJob, series: CleanSeries, spec: SeriesSpec, cube: C
         attrs = {"grid_mapping": "spatial_ref", "long_name": name}
         if asset is not None:
             attrs["stac_asset"] = asset
-            if asset in spec.scales:
-                attrs["reflectance_scale"] = spec.scales[asset]
+            scale, offset = spec.conversions.get(asset, (1.0, 0.0))
+            if spec.physical:
+                attrs["values"] = "physical (scale and offset of the catalogue applied)"
+            else:  # informative only: not CF's scale_factor, so no reader applies it
+                attrs |= {"physical_scale": scale, "physical_offset": offset}
         else:
             attrs["long_name"] = f"{name} spectral index (Awesome Spectral Indices)"
         variables[name] = (("time", "y", "x"), values, attrs)

@@ -142,6 +142,14 @@ def _envelope(placed: PlacedFeature, buffer: float) -> tuple[float, float, float
     return x0 - dx, y0 - dy, x1 + dx, y1 + dy
 
 
+def _conversion(band: AssetBand, reflectance: bool) -> tuple[float, float]:
+    """(scale, offset) from digital numbers to physical values: the catalogue's
+    ``raster:bands``, else Sentinel-2's 1e-4 for reflectances, else the values as stored."""
+    default = DEFAULT_REFLECTANCE_SCALE if reflectance else 1.0
+    scale = float(band.scale) if band.scale is not None else default
+    return scale, float(band.offset or 0.0)
+
+
 def build_spec(options: SeriesOptions, bands: dict[str, AssetBand]) -> SeriesSpec:
     """Resolve band names, the mask band and the indices against the collection."""
     outputs = resolve_bands(options.bands, bands, options.collection, "BANDS")
@@ -165,7 +173,8 @@ def build_spec(options: SeriesOptions, bands: dict[str, AssetBand]) -> SeriesSpe
         indices=plans,
         harmonize=options.harmonize,
         reflectance_assets=frozenset(reflectance),
-        scales={k: float(bands[k].scale or DEFAULT_REFLECTANCE_SCALE) for k in reflectance},
+        conversions={key: _conversion(band, key in reflectance) for key, band in bands.items()},
+        physical=options.physical,
     )
 
 

@@ -44,6 +44,13 @@ def catalogue_name(name: str) -> str:
     )
 
 
+#: Common names that stand in for an index band's own when a collection lacks it: the
+#: STAC name of Landsat OLI's band 5 (0.851-0.879 um) is ``nir08``, and it is the near
+#: infrared of spyndex's N (0.76-0.90 um). A collection with both (Sentinel-2: B08 nir,
+#: B8A nir08) keeps the exact one.
+COMMON_NAME_FALLBACKS = {"nir": ("nir08",)}
+
+
 def plan_indices(names: Iterable[str], bands: Mapping[str, AssetBand]) -> list[IndexPlan]:
     """Check each index exists and that the collection has every band it needs."""
     import spyndex
@@ -58,8 +65,9 @@ def plan_indices(names: Iterable[str], bands: Mapping[str, AssetBand]) -> list[I
             if symbol in spyndex.constants:
                 constants[symbol] = float(spyndex.constants[symbol].default)
                 continue
-            common = getattr(spyndex.bands.get(symbol), "common_name", None)
-            key = by_common.get((common or "").lower())
+            common = (getattr(spyndex.bands.get(symbol), "common_name", None) or "").lower()
+            candidates = (common, *COMMON_NAME_FALLBACKS.get(common, ()))
+            key = next((by_common[c] for c in candidates if c in by_common), None)
             if key is None:
                 missing.append(f"{symbol} ({common or 'no common name'})")
             else:
@@ -74,15 +82,13 @@ def plan_indices(names: Iterable[str], bands: Mapping[str, AssetBand]) -> list[I
     return plans
 
 
-def compute_index(
-    plan: IndexPlan, values: Mapping[str, np.ndarray], scales: Mapping[str, float]
-) -> np.ndarray:
-    """The index from the assets' digital numbers turned into reflectance."""
+def compute_index(plan: IndexPlan, physical: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The index from the assets' physical values (reflectances, not digital numbers)."""
     import spyndex
 
     params: dict[str, object] = dict(plan.constants)
     for symbol, key in plan.bands.items():
-        params[symbol] = values[key].astype(np.float64) * scales.get(key, DEFAULT_REFLECTANCE_SCALE)
+        params[symbol] = physical[key].astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         result = np.asarray(spyndex.computeIndex(plan.name, params=params), dtype=np.float64)
     result[~np.isfinite(result)] = np.nan

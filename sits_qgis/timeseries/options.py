@@ -67,6 +67,9 @@ class SeriesOptions:
     gapfill: GapFill = GapFill.NONE
     indices: tuple[str, ...] = ()
     harmonize: bool = True
+    #: Bands as physical values (scale and offset of ``raster:bands`` applied, float32)
+    #: instead of the digital numbers stored; indices always use physical values.
+    physical: bool = False
     headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     http: HttpSettings = DEFAULT_HTTP
 
@@ -88,6 +91,7 @@ class SeriesOptions:
             "gapfill": self.gapfill.name.lower(),
             "indices": list(self.indices),
             "harmonize": self.harmonize,
+            "values": "physical" if self.physical else "stored",
         }
 
 

@@ -8,7 +8,8 @@ SITS subtracts the processing-baseline offset on uint16 (``500 - 1000`` becomes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,11 @@ class SeriesSpec:
     indices: tuple[IndexPlan, ...]
     harmonize: bool
     reflectance_assets: frozenset[str]
-    scales: dict[str, float]
+    #: Each asset's (scale, offset) to physical values: ``raster:bands``, else 1e-4 and 0
+    #: for reflectances (Sentinel-2's digital numbers), else 1 and 0.
+    conversions: dict[str, tuple[float, float]]
+    #: Output bands as physical values (else as the digital numbers stored).
+    physical: bool = False
 
     @property
     def mask_rule(self) -> MaskRule | None:
@@ -119,10 +124,16 @@ def clean_series(
         values[~valid] = np.nan
     keep = ~dropped if drop_dates else np.ones(len(times), dtype=bool)
     seconds = times.astype("datetime64[s]").astype(np.float64)[keep]
+    wanted = set(_index_inputs(spec)) | (set(spec.outputs.values()) if spec.physical else set())
+    physical = {key: to_physical(raw[key], key, loaded.groups, spec) for key in wanted}
     filled = {key: fill_gaps(values[keep], seconds, spec.gapfill) for key, values in raw.items()}
-    variables = {name: filled[key] for name, key in spec.outputs.items()}
+    filled_physical = {
+        key: fill_gaps(values[keep], seconds, spec.gapfill) for key, values in physical.items()
+    }
+    source = filled_physical if spec.physical else filled
+    variables = {name: source[key] for name, key in spec.outputs.items()}
     for plan in spec.indices:
-        variables[plan.name] = compute_index(plan, filled, spec.scales)
+        variables[plan.name] = compute_index(plan, filled_physical)
     return CleanSeries(
         times=times[keep],
         valid_fraction=fraction[keep],
@@ -131,6 +142,31 @@ def clean_series(
         zone=zone,
         item_ids=[[i["id"] for i in g] for g, k in zip(loaded.groups, keep, strict=True) if k],
     )
+
+
+def to_physical(
+    values: np.ndarray, key: str, groups: Sequence[Sequence[Mapping[str, Any]]], spec: SeriesSpec
+) -> np.ndarray:
+    """Digital numbers (time, y, x) as physical values: ``value * scale + offset``,
+    computed in float64 and given as float32.
+
+    A catalogue whose offset is Sentinel-2's baseline-04.00 offset (-1000 digital numbers
+    times the scale, as ``sentinel-2-c1-l2a`` states it) has it already removed on the
+    dates the harmonisation corrected: it is not applied twice there.
+    """
+    scale, offset = spec.conversions.get(key, (1.0, 0.0))
+    offsets = np.full(len(groups), offset)
+    is_baseline_offset = math.isclose(offset, -BOA_ADD_OFFSET * scale, rel_tol=1e-6)
+    if spec.harmonize and key in spec.reflectance_assets and is_baseline_offset:
+        for step, group in enumerate(groups):
+            if any(needs_offset(item) for item in group):
+                offsets[step] = 0.0
+    result = values.astype(np.float64) * scale + offsets[:, None, None]
+    return result.astype(np.float32)
+
+
+def _index_inputs(spec: SeriesSpec) -> list[str]:
+    return list(dict.fromkeys(k for plan in spec.indices for k in plan.bands.values()))
 
 
 def _loaded(spec: SeriesSpec) -> list[str]:
