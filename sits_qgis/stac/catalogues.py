@@ -14,12 +14,14 @@ from ..errors import SitsError
 
 @dataclass(frozen=True)
 class Catalogue:
-    """A STAC API: its address and whether its asset URLs must be signed before reading."""
+    """A STAC API: its address, whether its asset URLs must be signed before reading, and
+    the request rate it allows (``None``: no stated limit)."""
 
     key: str
     title: str
     url: str
     signs_assets: bool = False
+    requests_per_second: float | None = None
 
 
 EARTH_SEARCH = Catalogue(
@@ -31,7 +33,17 @@ PLANETARY_COMPUTER = Catalogue(
     "https://planetarycomputer.microsoft.com/api/stac/v1",
     signs_assets=True,
 )
-PRESETS: dict[str, Catalogue] = {c.key: c for c in (EARTH_SEARCH, PLANETARY_COMPUTER)}
+#: Copernicus Data Space Ecosystem's STAC API; its documentation asks for at most about
+#: 5 requests per second.
+COPERNICUS = Catalogue(
+    "copernicus",
+    "Copernicus Data Space Ecosystem",
+    "https://stac.dataspace.copernicus.eu/v1",
+    requests_per_second=5.0,
+)
+PRESETS: dict[str, Catalogue] = {c.key: c for c in (EARTH_SEARCH, PLANETARY_COMPUTER, COPERNICUS)}
+#: Request-rate caps of catalogues given by address, by host.
+RATE_LIMITS = {"stac.dataspace.copernicus.eu": 5.0}
 DEFAULT_COLLECTION = "sentinel-2-l2a"
 
 
@@ -55,4 +67,7 @@ def resolve_catalogue(text: str | None, parameter: str = "STAC_URL") -> Catalogu
             parameter,
         )
     signs = parsed.netloc.endswith("planetarycomputer.microsoft.com")
-    return Catalogue("custom", value, value.rstrip("/"), signs_assets=signs)
+    rate = RATE_LIMITS.get(parsed.hostname or "")
+    return Catalogue(
+        "custom", value, value.rstrip("/"), signs_assets=signs, requests_per_second=rate
+    )

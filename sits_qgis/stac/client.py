@@ -8,6 +8,8 @@ neither on 429/5xx answers nor with backoff, so one is configured here.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +111,29 @@ class RequestCounter:
         )
 
 
+class Throttle:
+    """Spaces a catalogue's requests to at most ``rate`` per second (a
+    ``request_modifier``, called before each request): the Copernicus STAC API, for one,
+    refuses clients that go faster. Answers of 429/503 are retried after their
+    ``Retry-After`` by urllib3 (``retry_policy``)."""
+
+    def __init__(self, rate: float, then: Callable[[Any], None] | None = None) -> None:
+        self.interval = 1.0 / rate
+        self.then = then
+        self.next_at = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Any) -> None:
+        with self.lock:
+            now = time.monotonic()
+            wait = self.next_at - now
+            self.next_at = max(now, self.next_at) + self.interval
+        if wait > 0:
+            time.sleep(wait)
+        if self.then is not None:
+            self.then(request)
+
+
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) <= limit else text[:limit] + "..."
@@ -127,11 +152,14 @@ def open_catalogue(
     from pystac_client.exceptions import APIError
     from pystac_client.stac_api_io import StacApiIO
 
+    modifier: Callable[[Any], None] | None = counter
+    if catalogue.requests_per_second:
+        modifier = Throttle(catalogue.requests_per_second, counter)
     stac_io = StacApiIO(
         headers=dict(headers or {}),
         timeout=http.api_timeout,
         max_retries=retry_policy(http.retries),
-        request_modifier=counter,
+        request_modifier=modifier,
     )
     where = f"the STAC API at {catalogue.url}"
     try:
@@ -139,13 +167,27 @@ def open_catalogue(
             catalogue.url,
             headers=dict(headers or {}),
             modifier=asset_signer(catalogue),
-            request_modifier=counter,
+            request_modifier=modifier,
             stac_io=stac_io,
             timeout=http.api_timeout,
         )
     except SitsError:
         raise
-    except (requests.RequestException, APIError) as exc:
+    except APIError as exc:
+        if getattr(exc, "status_code", None) in (401, 403):
+            raise SitsError(
+                f"{where} refuses access (HTTP {exc.status_code}): it needs credentials."
+                " Choose them in AUTHCFG (a QGIS authentication configuration holding the"
+                " catalogue's token or user name and password); if one is chosen, it is"
+                " wrong or has expired.",
+                "AUTHCFG",
+            ) from None
+        raise SitsError(
+            f"Cannot reach {where} ({_short(exc)}). Check the address, your network"
+            " and proxy settings.",
+            parameter,
+        ) from None
+    except requests.RequestException as exc:
         raise SitsError(
             f"Cannot reach {where} ({_short(exc)}). Check the address, your network"
             " and proxy settings.",
