@@ -19,6 +19,7 @@ still odc-geo geoboxes.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -157,6 +158,8 @@ def gdal_options(headers: Mapping[str, str], http: HttpSettings) -> dict[str, st
     options["GDAL_HTTP_MAX_RETRY"] = str(http.retries)
     if headers:
         options["GDAL_HTTP_HEADERS"] = "\r\n".join(f"{k}: {v}" for k, v in headers.items())
+    if not any(os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
+        options["AWS_NO_SIGN_REQUEST"] = "YES"  # s3:// hrefs of public buckets
     return options
 
 
@@ -220,9 +223,29 @@ def _gdal_for_this_thread(options: Mapping[str, str]) -> Iterator[Any]:
             gdal.SetThreadLocalConfigOption(key, None)
 
 
+def asset_href(item: Mapping[str, Any], asset: str) -> str:
+    """Where to read an asset: its ``href``, or, when that is not an http(s) address
+    (Copernicus Data Space gives ``s3://`` hrefs), an http(s) address among its
+    ``alternate`` hrefs (the alternate-assets extension), which needs no S3 credentials."""
+    entry = item["assets"][asset]
+    href = str(entry["href"])
+    if href.startswith(("http://", "https://")):
+        return href
+    for alternate in (entry.get("alternate") or {}).values():
+        other = str(alternate.get("href", "")) if isinstance(alternate, Mapping) else ""
+        if other.startswith(("http://", "https://")):
+            return other
+    return href
+
+
 def _gdal_path(href: str) -> str:
-    """GDAL's name for an asset: HTTP(S) through /vsicurl/, anything else as given."""
-    return f"/vsicurl/{href}" if href.startswith(("http://", "https://")) else href
+    """GDAL's name for an asset: HTTP(S) through /vsicurl/, ``s3://`` through /vsis3/,
+    anything else as given."""
+    if href.startswith(("http://", "https://")):
+        return f"/vsicurl/{href}"
+    if href.startswith("s3://"):
+        return f"/vsis3/{href[len('s3://') :]}"
+    return href
 
 
 def _read_asset(
@@ -237,7 +260,7 @@ def _read_asset(
     """
     if not GDAL_BINDINGS:
         return _read_asset_rasterio(item, asset, targets, options)
-    href = item["assets"][asset]["href"]
+    href = asset_href(item, asset)
     tiff = str(item["assets"][asset].get("type", "")).startswith(TIFF_MEDIA_TYPE)
     with _gdal_for_this_thread(options) as gdal:
         try:
@@ -266,7 +289,7 @@ def _read_asset_rasterio(
     from rasterio.errors import RasterioError
     from rasterio.windows import Window
 
-    href = item["assets"][asset]["href"]
+    href = asset_href(item, asset)
     # rasterio sets GDAL_CACHEMAX through GDAL's own call, which takes a number
     settings = {k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()}
     try:
@@ -325,7 +348,7 @@ def file_header(
     key = (item.get("collection"), _tile_key(item), asset)
     if key in _headers:
         return _headers[key]
-    href = item["assets"][asset]["href"]
+    href = asset_href(item, asset)
     options = gdal_options(headers, http)
     settings = {k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()}
     try:

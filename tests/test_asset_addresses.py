@@ -1,0 +1,69 @@
+"""Asset addresses as catalogues give them: ``s3://`` hrefs with an https ``alternate``
+(as Copernicus Data Space's items have) are read through the alternate, with the same
+values as the plain https catalogue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from local_stac import serve_folder
+from test_timeseries import run_points
+
+from sits_qgis.timeseries.load import _gdal_path, asset_href
+
+
+def test_hrefs_and_their_gdal_paths():
+    item = {"assets": {
+        "red": {"href": "s3://eodata/Sentinel-2/B04_10m.jp2",
+                "alternate": {"s3": {"href": "s3://eodata/x"},
+                              "https": {"href": "https://zipper.example/B04_10m.jp2"}}},
+        "nir": {"href": "s3://bucket/B08.tif"},
+        "scl": {"href": "https://host/SCL.tif"},
+    }}  # fmt: skip
+    assert asset_href(item, "red") == "https://zipper.example/B04_10m.jp2"
+    assert asset_href(item, "nir") == "s3://bucket/B08.tif"
+    assert asset_href(item, "scl") == "https://host/SCL.tif"
+    assert _gdal_path("s3://bucket/B08.tif") == "/vsis3/bucket/B08.tif"
+    assert _gdal_path("https://host/SCL.tif") == "/vsicurl/https://host/SCL.tif"
+
+
+@pytest.fixture(scope="module")
+def s3_catalogue(sample_stac, tmp_path_factory):
+    """The Earth Search convention's items with s3:// hrefs and the https address as
+    their alternate, served by a STAC API of their own."""
+    _, catalogue = sample_stac
+    source = catalogue.collections["earth-search"]
+    root = tmp_path_factory.mktemp("s3")
+
+    def make(files_url: str):
+        folder = root / "s3-items"
+        folder.mkdir()
+        (folder / "collection.json").write_text((source / "collection.json").read_text())
+        lines = []
+        for line in (source / "items.ndjson").read_text().splitlines():
+            item = json.loads(line)
+            for asset in item["assets"].values():
+                https = asset["href"]
+                asset["href"] = "s3://no-such-bucket/" + https.split("/", 3)[-1]
+                asset["alternate"] = {"https": {"href": https}}
+            lines.append(json.dumps(item))
+        (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
+        return {"s3": folder}
+
+    with serve_folder(root, make) as served:
+        yield served.stac_urls["s3"]
+
+
+def test_s3_hrefs_with_an_https_alternate_give_the_same_rows(
+    s3_catalogue, sample_stac, sequential_backend
+):
+    served, _ = sample_stac
+    _, direct = run_points(served.stac_urls["earth-search"], sequential_backend)
+    _, through = run_points(s3_catalogue, sequential_backend)
+
+    def key(row: dict) -> tuple:
+        return row["feature_id"], row["date"]
+
+    assert sorted(through, key=key) == sorted(direct, key=key)
+    assert len(direct) > 0
