@@ -75,10 +75,13 @@ def _process(
 
 
 @contextmanager
-def serve_folder(root: Path, make: Callable[[str], dict[str, Path]]) -> Iterator[LocalStac]:
+def serve_folder(
+    root: Path, make: Callable[[str], dict[str, Path]], latency_ms: float = 0.0
+) -> Iterator[LocalStac]:
     """Serve ``root`` with the Range file server, then each collection folder (holding
     ``collection.json`` and ``items.ndjson``) that ``make(files_url)`` writes, one STAC
-    API per collection; stop them all on exit."""
+    API per collection; stop them all on exit. The file server answers each request
+    after ``latency_ms``, as a remote store would."""
     root.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         port = free_port()
@@ -86,8 +89,13 @@ def serve_folder(root: Path, make: Callable[[str], dict[str, Path]]) -> Iterator
         http_log = root / "http_requests.log"
         http_log.write_text("")
         command = [sys.executable, str(HERE / "range_file_server.py"), str(root), str(port),
-                   str(http_log), "0"]  # fmt: skip
-        stack.enter_context(_process(command, files_url + "/", root, root / "file_server.out"))
+                   str(http_log), str(latency_ms)]  # fmt: skip
+        stack.enter_context(
+            _process(
+                command, files_url + "/", root, root / "file_server.out",
+                answer_seconds=latency_ms / 1000,
+            )
+        )  # fmt: skip
         stac_urls = {}
         for name, folder in make(files_url).items():
             address = f"127.0.0.1:{free_port()}"
@@ -100,7 +108,7 @@ def serve_folder(root: Path, make: Callable[[str], dict[str, Path]]) -> Iterator
                 )
             )
             stac_urls[name] = f"http://{address}"
-        http_log.write_text("")
+        http_log.write_text("")  # count only what users of the catalogue read
         yield LocalStac(files_url, stac_urls, http_log)
 
 
@@ -110,45 +118,17 @@ def serve_catalogue(
     conventions: tuple[str, ...] = ("earth-search", "planetary-computer"),
     latency_ms: float = 0.0,
 ) -> Iterator[tuple[LocalStac, SampleCatalogue]]:  # fmt: skip
-    """Generate (or reuse) the catalogue under ``root`` and serve it until exit; the
-    file server answers each request after ``latency_ms``, as a remote store would."""
-    root.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        port = free_port()
-        files_url = f"http://127.0.0.1:{port}"
-        http_log = root / "http_requests.log"
-        http_log.write_text("")
-        stack.enter_context(
-            _process(
-                [
-                    sys.executable,
-                    str(HERE / "range_file_server.py"),
-                    str(root),
-                    str(port),
-                    str(http_log),
-                    str(latency_ms),
-                ],
-                files_url + "/",
-                root,
-                root / "file_server.out",
-                answer_seconds=latency_ms / 1000,
+    """Generate (or reuse) the Sentinel-2 catalogue under ``root`` and serve it until
+    exit (``serve_folder``)."""
+    made: list[SampleCatalogue] = []
+
+    def make(files_url: str) -> dict[str, Path]:
+        made.append(
+            make_catalogue(
+                root, sites, dates, files_url, tile_pixels=tile_pixels, conventions=conventions
             )
         )
-        catalogue = make_catalogue(
-            root, sites, dates, files_url, tile_pixels=tile_pixels, conventions=conventions
-        )
-        stac_urls = {}
-        for convention, folder in catalogue.collections.items():
-            stac_port = free_port()
-            address = f"127.0.0.1:{stac_port}"
-            stack.enter_context(
-                _process(
-                    [rustac(), "serve", "-a", address, "collection.json", "items.ndjson"],
-                    f"http://{address}/",
-                    folder,
-                    folder / "rustac.out",
-                )
-            )
-            stac_urls[convention] = f"http://{address}"
-        http_log.write_text("")  # count only what users of the catalogue read
-        yield LocalStac(files_url, stac_urls, http_log), catalogue
+        return made[0].collections
+
+    with serve_folder(root, make, latency_ms) as served:
+        yield served, made[0]

@@ -238,6 +238,25 @@ def _collection(convention: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def write_collection(
+    folder: Path, collection_id: str, description: str, items: list[dict[str, Any]],
+    bbox: list[float], dates: list[dt.date],
+) -> Path:  # fmt: skip
+    """A collection folder as ``rustac serve`` takes it (``collection.json`` and
+    ``items.ndjson``), for the other sensors' generated catalogues."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "items.ndjson").write_text("".join(json.dumps(i) + "\n" for i in items))
+    (folder / "collection.json").write_text(json.dumps({
+        "type": "Collection", "stac_version": "1.0.0", "id": collection_id,
+        "description": description, "license": "proprietary",
+        "extent": {"spatial": {"bbox": [bbox]},
+                   "temporal": {"interval": [[f"{dates[0]}T00:00:00Z",
+                                              f"{dates[-1]}T23:59:59Z"]]}},
+        "links": [],
+    }))  # fmt: skip
+    return folder
+
+
 def _forget_other_cogs(cogs: Path, manifest: str) -> None:
     """Delete COGs generated for other sites, dates or sizes (pixel values depend on a
     date's position in the list), so that existing files are only reused when valid."""

@@ -11,7 +11,6 @@ each placed so that every site sees each of them on some date.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import rasterio
 from pyproj import Transformer
 from rasterio.transform import Affine
+from sample_catalogue import utm_epsg, write_collection
 
 SCALE = 0.0000275
 OFFSET = -0.2
@@ -60,11 +60,6 @@ class LandsatCatalogue:
 
     collections: dict[str, Path]
     dates: list[date]
-
-
-def utm_epsg(lon: float, lat: float) -> int:
-    zone = int((lon + 180) // 6) + 1
-    return (32600 if lat >= 0 else 32700) + zone
 
 
 def reflectance_dn(band: int, day: int, pixels: int) -> np.ndarray:
@@ -151,15 +146,8 @@ def make_landsat(
                 },
                 "assets": assets, "links": [],
             })  # fmt: skip
-    target = folder / "landsat-c2-l2"
-    target.mkdir(exist_ok=True)
-    (target / "items.ndjson").write_text("".join(json.dumps(i) + "\n" for i in items))
-    (target / "collection.json").write_text(json.dumps({
-        "type": "Collection", "stac_version": "1.0.0", "id": "landsat-c2-l2",
-        "description": "Landsat Collection 2 Level-2 (generated)", "license": "proprietary",
-        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                   "temporal": {"interval": [[f"{dates[0]}T00:00:00Z",
-                                              f"{dates[-1]}T23:59:59Z"]]}},
-        "links": [],
-    }))  # fmt: skip
+    target = write_collection(
+        folder / "landsat-c2-l2", "landsat-c2-l2", "Landsat Collection 2 Level-2 (generated)",
+        items, [-180, -90, 180, 90], dates,
+    )  # fmt: skip
     return LandsatCatalogue({"landsat-c2-l2": target}, dates)

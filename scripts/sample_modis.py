@@ -10,7 +10,6 @@ all: the reader must then take the grid from each file's header.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,6 +19,7 @@ import numpy as np
 import rasterio
 from pyproj import Transformer
 from rasterio.transform import Affine
+from sample_catalogue import write_collection
 
 #: MODIS' sinusoidal CRS as GDAL writes it for the MODIS tiles (a sphere of radius
 #: 6371007.181 m, no EPSG code).
@@ -137,16 +137,8 @@ def make_modis(
             })  # fmt: skip
     collections = {}
     for collection, entries in items.items():
-        target = folder / collection
-        target.mkdir(exist_ok=True)
-        (target / "items.ndjson").write_text("".join(json.dumps(i) + "\n" for i in entries))
-        (target / "collection.json").write_text(json.dumps({
-            "type": "Collection", "stac_version": "1.0.0", "id": collection,
-            "description": "MODIS-like 16-day NDVI (generated for tests)", "license": "proprietary",
-            "extent": {"spatial": {"bbox": [bbox]},
-                       "temporal": {"interval": [[f"{dates[0]}T00:00:00Z",
-                                                  f"{dates[-1]}T23:59:59Z"]]}},
-            "links": [],
-        }))  # fmt: skip
-        collections[collection] = target
+        collections[collection] = write_collection(
+            folder / collection, collection, "MODIS-like 16-day NDVI (generated for tests)",
+            entries, bbox, dates,
+        )  # fmt: skip
     return ModisCatalogue(collections, dates)

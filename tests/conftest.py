@@ -24,6 +24,7 @@ os.environ.setdefault("SITS_ENGINE_PYTHON", sys.executable)
 import numpy as np
 import pytest
 import rasterio
+from qgis.core import QgsProcessingFeedback
 from rasterio.transform import from_origin
 
 from sits_qgis.backend import Backend, BackendConfig, BackendMode
@@ -37,6 +38,17 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 PLUGIN_NAME = "sits_plugin"
 QGIS_PLUGINS = "/usr/share/qgis/python/plugins"
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"  # the wrapper passes a flag 3.22 refuses
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    """A feedback that keeps the warnings the algorithm gives the user."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warnings: list[str] = []
+
+    def pushWarning(self, warning: str) -> None:
+        self.warnings.append(warning)
 
 
 def write_raster(

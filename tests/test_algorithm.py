@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 from conftest import (
+    RecordingFeedback,
     assert_matches_numpy,
     layers_loaded_from,
     numpy_statistics,
@@ -127,17 +128,6 @@ def test_every_backend_mode_gives_the_same_numbers(dem, backend_settings, mode):
     backend_settings(mode=mode)
     result = run({"INPUT": str(path), "BAND": 1, "CHUNK_SIZE": 100})
     assert_matches_numpy(result, numpy_statistics(valid_values(data, -9999.0)))
-
-
-class RecordingFeedback(QgsProcessingFeedback):
-    """A feedback that keeps the warnings the algorithm gives the user."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.warnings: list[str] = []
-
-    def pushWarning(self, warning: str) -> None:
-        self.warnings.append(warning)
 
 
 def test_all_nodata_band_reports_absent_statistics(tmp_path, backend_settings):

@@ -12,7 +12,7 @@ import numpy as np
 import processing
 import pytest
 import xarray as xr
-from conftest import DATES, SHARED_DATA, SITES, layers_loaded_from
+from conftest import DATES, SHARED_DATA, SITES, RecordingFeedback, layers_loaded_from
 from local_stac import serve_catalogue
 from qgis.core import (
     NULL,
@@ -470,14 +470,14 @@ def test_values_mask_bits_and_an_empty_mask_band_reach_the_engine(
         "sits:extracttimeseries",
         common(url, site_points()) | {"MASK_BAND": "", "OUTPUT": str(tmp_path / "dn.csv")},
     )
-    feedback = LoggingFeedback()
+    feedback = RecordingFeedback()
     processing.run(
         "sits:extracttimeseries",
         common(url, site_points())
         | {"MASK_BAND": "", "VALUES": 1, "OUTPUT": str(tmp_path / "physical.csv")},
         feedback=feedback,
     )
-    assert any("MASK_BAND is empty: no pixel is masked" in line for line in feedback.lines)
+    assert any("MASK_BAND is empty: no pixel is masked" in w for w in feedback.warnings)
     tables = []
     for path in (stored["OUTPUT"], tmp_path / "physical.csv"):
         with open(path) as table:
@@ -496,17 +496,3 @@ def test_values_mask_bits_and_an_empty_mask_band_reach_the_engine(
     with open(bits["OUTPUT"]) as table:
         statuses = {row["status"] for row in csv.DictReader(table)}
     assert statuses == {"ok", "masked"}
-
-
-class LoggingFeedback(QgsProcessingFeedback):
-    """A feedback that keeps what the run logs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def pushInfo(self, info: str) -> None:
-        self.lines.append(info)
-
-    def pushWarning(self, warning: str) -> None:
-        self.lines.append(warning)

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..stac.client import DEFAULT_HTTP, HttpSettings
-from .grid import Target, declared_crs, zone_pixels
+from .grid import Target, asset_crs, zone_pixels
 from .problems import FeatureProblem, problem_message
 from .resample import GridKey, grid_key, pixel_map
 
@@ -281,6 +281,14 @@ def _read_asset(
     return read
 
 
+def _rasterio_env(options: Mapping[str, str]) -> Any:
+    """``rasterio.Env`` with GDAL's options; rasterio sets GDAL_CACHEMAX through GDAL's
+    own call, which takes a number."""
+    import rasterio
+
+    return rasterio.Env(**{k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()})
+
+
 def _read_asset_rasterio(
     item: Mapping[str, Any], asset: str, targets: Sequence[GridKey], options: dict[str, str]
 ) -> _Read:
@@ -290,10 +298,8 @@ def _read_asset_rasterio(
     from rasterio.windows import Window
 
     href = asset_href(item, asset)
-    # rasterio sets GDAL_CACHEMAX through GDAL's own call, which takes a number
-    settings = {k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()}
     try:
-        with rasterio.Env(**settings), rasterio.open(_gdal_path(href)) as dataset:
+        with _rasterio_env(options), rasterio.open(_gdal_path(href)) as dataset:
             read = _read_targets(
                 _FileLayout(
                     np.dtype(dataset.dtypes[0]),
@@ -350,9 +356,8 @@ def file_header(
         return _headers[key]
     href = asset_href(item, asset)
     options = gdal_options(headers, http)
-    settings = {k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()}
     try:
-        with rasterio.Env(**settings), rasterio.open(_gdal_path(href)) as dataset:
+        with _rasterio_env(options), rasterio.open(_gdal_path(href)) as dataset:
             if not dataset.crs:
                 raise FeatureProblem(
                     f"item {item['id']} states no CRS and its asset '{asset}' ({href}) has"
@@ -464,7 +469,7 @@ def _file_grid(
     """
     from affine import Affine
 
-    declared = declared_crs(item["assets"][asset]) or declared_crs(item.get("properties", {}))
+    declared = asset_crs(item, asset)
     known = _known_grids.get((declared, transform, shape)) if declared else None
     if known is None:
         known = grid_key(crs_wkt(), Affine.from_gdal(*transform), shape)

@@ -124,16 +124,22 @@ def clean_series(
         values[~valid] = np.nan
     keep = ~dropped if drop_dates else np.ones(len(times), dtype=bool)
     seconds = times.astype("datetime64[s]").astype(np.float64)[keep]
-    wanted = set(_index_inputs(spec)) | (set(spec.outputs.values()) if spec.physical else set())
-    physical = {key: to_physical(raw[key], key, loaded.groups, spec) for key in wanted}
-    filled = {key: fill_gaps(values[keep], seconds, spec.gapfill) for key, values in raw.items()}
-    filled_physical = {
-        key: fill_gaps(values[keep], seconds, spec.gapfill) for key, values in physical.items()
-    }
-    source = filled_physical if spec.physical else filled
+
+    def filled(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {
+            key: fill_gaps(values[keep], seconds, spec.gapfill) for key, values in arrays.items()
+        }
+
+    # each array filled once: physical values for the indices (and the outputs, with
+    # VALUES physical), the values as stored for the outputs otherwise
+    outputs = set(spec.outputs.values())
+    converted = set(_index_inputs(spec)) | (outputs if spec.physical else set())
+    physical = filled({key: to_physical(raw[key], key, loaded.groups, spec) for key in converted})
+    stored = {} if spec.physical else filled({key: raw[key] for key in outputs})
+    source = physical if spec.physical else stored
     variables = {name: source[key] for name, key in spec.outputs.items()}
     for plan in spec.indices:
-        variables[plan.name] = compute_index(plan, filled_physical)
+        variables[plan.name] = compute_index(plan, physical)
     return CleanSeries(
         times=times[keep],
         valid_fraction=fraction[keep],
