@@ -104,7 +104,7 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
                 "end": end.isoformat(),
                 "envelopes": self.envelopes(parameters, context),
                 "max_cloud": self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
-                "headers": self.headers(parameters, context),
+                "headers": self.credentials(parameters, context)["headers"],
                 "http": http_settings(),
             },
         )

@@ -30,9 +30,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from sits_qgis.choices import DEFAULT_MASK_BAND, DEFAULT_MASK_VALUES, GAPFILL, VALUES, labels
+from sits_qgis.choices import AUTO_MASK_BAND, GAPFILL, VALUES, labels
 from sits_qgis.choices import values as choice_values
 from sits_qgis.engine.protocol import wkb_text
+from sits_qgis.profiles import profiles_for_display as profiles
 
 from . import engine
 from .base import SitsAlgorithm
@@ -108,8 +109,8 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             with_widget(
                 QgsProcessingParameterString(
                     self.STAC_URL,
-                    self.tr(
-                        "Catalogue: earth-search, planetary-computer, or the URL of a STAC API"
+                    self.tr("Catalogue: a preset ({}) or the URL of a STAC API").format(
+                        ", ".join(profiles().catalogues)
                     ),
                     default_catalogue(),
                 ),
@@ -182,8 +183,8 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
         self.addParameter(
             QgsProcessingParameterString(
                 self.MASK_BAND,
-                self.tr("Mask band (empty = no cloud mask)"),
-                DEFAULT_MASK_BAND,
+                self.tr("Mask band (auto = the collection's cloud mask; empty = no mask)"),
+                AUTO_MASK_BAND,
                 optional=True,
             )
         )
@@ -191,22 +192,25 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             with_widget(
                 QgsProcessingParameterString(
                     self.MASK_VALUES,
-                    self.tr("Masked classes of the mask band (Sentinel-2 SCL default)"),
-                    ",".join(str(v) for v in DEFAULT_MASK_VALUES),
+                    self.tr("Masked classes of the mask band (empty = the collection's default)"),
+                    "",
                     optional=True,
                 ),
                 "MaskClassesWrapper",
             )
         )
         self.addParameter(
-            QgsProcessingParameterString(
-                self.MASK_BITS,
-                self.tr(
-                    "Masked bits of the mask band: positions from 0, a pixel is masked when"
-                    " any is set (e.g. 1,3,4 for Landsat qa_pixel)"
+            with_widget(
+                QgsProcessingParameterString(
+                    self.MASK_BITS,
+                    self.tr(
+                        "Masked bits of the mask band: positions from 0, a pixel is masked"
+                        " when any is set (empty = the collection's default)"
+                    ),
+                    "",
+                    optional=True,
                 ),
-                "",
-                optional=True,
+                "MaskBitsWrapper",
             )
         )
         self.addParameter(
@@ -291,12 +295,15 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             engine.call("check_series", {"options": options})
         except QgsProcessingException as exc:
             return str(exc)
+        band = options["mask_band"]
         masks_something = options["mask_values"] or options["mask_bits"]
-        if options["mask_band"] and not masks_something:  # the engine would mask nothing
+        named = band.lower() not in ("", AUTO_MASK_BAND)
+        # with nothing listed, the engine needs the band's convention to know what to mask
+        if named and not masks_something and profiles().mask_for_band(band) is None:
             return (
-                f"MASK_VALUES: the mask band '{options['mask_band']}' is named but nothing of"
-                " it is masked; list its classes (e.g. 0,1,3,8,9,10) or bits (MASK_BITS,"
-                " e.g. 1,3,4), or clear MASK_BAND."
+                f"MASK_VALUES: the mask band '{band}' is named but nothing of it is masked,"
+                " and its convention is not known; list its classes (e.g. 0,1,3,8,9,10)"
+                " or bits (MASK_BITS, e.g. 1,3,4), or clear MASK_BAND."
             )
         return ""
 
@@ -340,13 +347,13 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             "indices": split_list(self.parameterAsString(parameters, self.INDICES, context)),
             "harmonize": self.parameterAsBoolean(parameters, self.HARMONIZE, context),
             "values": choice_values(VALUES)[self.parameterAsEnum(parameters, self.VALUES, context)],
-            "headers": self.headers(parameters, context),
+            **self.credentials(parameters, context),
             "http": http_settings(),
         }
 
-    def headers(self, parameters: dict[str, Any], context: Any) -> dict[str, str]:
-        """HTTP headers from the AUTHCFG parameter (empty without credentials)."""
-        return auth_headers(self.parameterAsString(parameters, self.AUTHCFG, context))
+    def credentials(self, parameters: dict[str, Any], context: Any) -> dict[str, dict[str, str]]:
+        """``headers`` and ``s3`` credentials from the AUTHCFG parameter (empty without)."""
+        return auth_credentials(self.parameterAsString(parameters, self.AUTHCFG, context))
 
     def feature_layer(
         self, parameters: dict[str, Any], context: Any, label_field: str = ""
@@ -423,14 +430,18 @@ def whole_numbers(text: str, refusal: str) -> tuple[int, ...]:
     return tuple(values)
 
 
-def auth_headers(authcfg: str) -> dict[str, str]:
-    """HTTP headers from a QGIS authentication configuration (Basic or API header).
+def auth_credentials(authcfg: str) -> dict[str, dict[str, str]]:
+    """``headers`` (HTTP, for the catalogue and its files) and ``s3`` (AWS keys for
+    ``s3://`` assets, as GDAL option names) from a QGIS authentication configuration:
+    Basic or API header methods give headers, the AWS S3 method (QGIS 3.28 and later)
+    gives S3 keys.
 
     The secrets are read from QGIS's encrypted store at run time, kept in memory and
     never written to any output or log.
     """
+    found: dict[str, dict[str, str]] = {"headers": {}, "s3": {}}
     if not authcfg:
-        return {}
+        return found
     config = QgsAuthMethodConfig()
     manager = QgsApplication.authManager()
     if not manager.loadAuthenticationConfig(authcfg, config, True) or not config.isValid():
@@ -442,10 +453,19 @@ def auth_headers(authcfg: str) -> dict[str, str]:
     values = config.configMap()
     if method == "Basic":
         token = f"{values.get('username', '')}:{values.get('password', '')}"
-        return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
-    if method == "APIHeader":
-        return {str(k): str(v) for k, v in values.items()}
-    raise QgsProcessingException(
-        f"AUTHCFG: the '{method}' authentication method is not supported for STAC APIs; use"
-        " 'Basic' or 'API Header'."
-    )
+        found["headers"] = {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
+    elif method == "APIHeader":
+        found["headers"] = {str(k): str(v) for k, v in values.items()}
+    elif method == "AWSS3":
+        found["s3"] = {
+            "AWS_ACCESS_KEY_ID": str(values.get("username", "")),
+            "AWS_SECRET_ACCESS_KEY": str(values.get("password", "")),
+        }
+        if values.get("region"):
+            found["s3"]["AWS_REGION"] = str(values["region"])
+    else:
+        raise QgsProcessingException(
+            f"AUTHCFG: the '{method}' authentication method is not supported; use 'Basic' or"
+            " 'API Header' for STAC APIs and their files, 'AWS S3' for s3:// assets."
+        )
+    return found

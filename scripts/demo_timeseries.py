@@ -1,6 +1,7 @@
 """The time-series part of ``make demo``: the SITS multiprocessing tutorial case (24
 points over Europe, 4 bands, one year) on a generated Sentinel-2 catalogue served on
-127.0.0.1, run through ``qgis_process`` as a user would, then a plot of one series.
+127.0.0.1, run through ``qgis_process`` as a user would, then a Landsat C2 L2 run on a
+generated catalogue in Planetary Computer's conventions, and a plot of one series.
 
 Run by scripts/demo.sh, which sets up qgis_process's environment (plugin path, profile).
 """
@@ -13,11 +14,13 @@ import json
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from local_stac import serve_catalogue
+from local_stac import serve_catalogue, serve_folder
 from sample_catalogue import default_dates, europe_sites
+from sample_landsat import make_landsat
 
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 
@@ -80,6 +83,31 @@ def plot_series(table: Path, feature_id: str, png: Path) -> None:
     figure.savefig(png, dpi=100)
 
 
+def landsat_run(out: Path, sites: list, points: Path) -> None:
+    """Landsat 8 and 9 (Collection 2 Level-2, Planetary Computer's conventions) for the
+    first sites: the collection's default qa_pixel mask (MASK_BAND auto), physical
+    values (scale 0.0000275, offset -0.2) and NDVI."""
+    folder = out / "landsat"
+    with serve_folder(
+        folder,
+        lambda files_url: (
+            make_landsat(
+                folder, files_url, [(s.name, s.lon, s.lat) for s in sites], date(2023, 5, 1), 12
+            ).collections
+        ),
+    ) as served:
+        url = served.stac_urls["landsat-c2-l2"]
+        table = out / "landsat_timeseries.csv"
+        table.unlink(missing_ok=True)
+        print(f"== Landsat C2 L2 series (qa_pixel bits masked, physical values, NDVI) from {url}")
+        qgis_process(
+            "sits:extracttimeseries", INPUT=points, ID_FIELD="id", STAC_URL=url,
+            COLLECTION="landsat-c2-l2", START_DATE="2023-05-01", END_DATE="2023-08-31",
+            BANDS="red,nir08", VALUES=1, INDICES="NDVI", OUTPUT=table,
+        )  # fmt: skip
+        print(f"== Table: {table}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
@@ -121,6 +149,7 @@ def main() -> None:
                 OUTPUT_INDEX=out / f"cubes_{name}_index.gpkg",
             )
             print(f"== Cubes: {out / f'cubes_{name}'}")
+    landsat_run(out, sites[:6], write_points(sites[:6], out / "landsat_points.geojson"))
     png = out / "timeseries_plot.png"
     plot_series(table, sites[0].name, png)
     print(f"== Plot of feature {sites[0].name}: {png}")

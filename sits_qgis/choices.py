@@ -76,25 +76,10 @@ BACKEND_MODES: tuple[tuple[str, str], ...] = (
     ("scheduler", "An existing dask scheduler (its address is set below)"),
 )
 
-#: The Sentinel-2 L2A scene classification (SCL) classes, for the mask's pick list.
-SCL_CLASSES: dict[int, str] = {
-    0: "No data",
-    1: "Saturated or defective",
-    2: "Dark area pixels (topographic shadow)",
-    3: "Cloud shadows",
-    4: "Vegetation",
-    5: "Not vegetated",
-    6: "Water",
-    7: "Unclassified",
-    8: "Cloud, medium probability",
-    9: "Cloud, high probability",
-    10: "Thin cirrus",
-    11: "Snow or ice",
-}
-#: The mask preset: the SCL band, and its no data, saturated, cloud shadow, cloud
-#: medium and high probability and thin cirrus classes (SITS's tutorials' choice).
-DEFAULT_MASK_BAND = "scl"
-DEFAULT_MASK_VALUES: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+#: MASK_BAND's default: the collection's own cloud mask (its profile's, see
+#: ``profiles.json``, or a quality band known by its name), with the classes or bits
+#: that its convention masks unless MASK_VALUES or MASK_BITS say otherwise.
+AUTO_MASK_BAND = "auto"
 
 
 def labels(choices: tuple[tuple[str, str], ...]) -> list[str]:

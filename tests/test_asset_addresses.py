@@ -10,7 +10,7 @@ import pytest
 from local_stac import serve_folder
 from test_timeseries import run_points
 
-from sits_qgis.timeseries.load import _gdal_path, asset_href
+from sits_qgis.timeseries.access import asset_href, gdal_path
 
 
 def test_hrefs_and_their_gdal_paths():
@@ -24,8 +24,8 @@ def test_hrefs_and_their_gdal_paths():
     assert asset_href(item, "red") == "https://zipper.example/B04_10m.jp2"
     assert asset_href(item, "nir") == "s3://bucket/B08.tif"
     assert asset_href(item, "scl") == "https://host/SCL.tif"
-    assert _gdal_path("s3://bucket/B08.tif") == "/vsis3/bucket/B08.tif"
-    assert _gdal_path("https://host/SCL.tif") == "/vsicurl/https://host/SCL.tif"
+    assert gdal_path("s3://bucket/B08.tif") == "/vsis3/bucket/B08.tif"
+    assert gdal_path("https://host/SCL.tif") == "/vsicurl/https://host/SCL.tif"
 
 
 @pytest.fixture(scope="module")

@@ -106,10 +106,16 @@ def test_the_extraction_dialog_reads_collections_and_bands_from_the_catalogue(
             Qt.CheckState.Checked
         )
         assert set(found["BANDS"].value().split(",")) == {"red", "green", "nir"}
+        # no profile for this local catalogue: its SCL band's convention, guessed by name
         mask = found["MASK_VALUES"].checklist
+        assert wait_until(lambda: mask.list.count() > 0)
         classes = checklist_rows(mask)
-        assert [(v, t) for v, _, t in classes if t] == [(str(v), True) for v in (0, 1, 3, 8, 9, 10)]
-        assert classes[9][1] == "9  Cloud, high probability"
+        defaults = [v for v, label, _ in classes if label.endswith("(default)")]
+        assert defaults == [str(v) for v in (0, 1, 3, 8, 9, 10)]
+        assert not any(t for *_, t in classes)  # empty MASK_VALUES: the defaults
+        assert classes[9][1] == "9  Cloud high probability  (default)"
+        assert "guessed from its name" in mask.status.text()
+        assert found["MASK_BITS"].checklist.list.count() == 0  # SCL masks by classes
         indices = found["INDICES"].checklist
         indices.search.setText("normalized difference vegetation")
         visible = [
@@ -122,7 +128,7 @@ def test_the_extraction_dialog_reads_collections_and_bands_from_the_catalogue(
         parameters = dialog.mainWidget().createProcessingParameters()
         assert parameters["STAC_URL"] == url and parameters["COLLECTION"] == "sentinel-2-l2a"
         assert set(parameters["BANDS"].split(",")) == {"red", "green", "nir"}
-        assert parameters["MASK_VALUES"] == "0,1,3,8,9,10"
+        assert parameters["MASK_VALUES"] == "" and parameters["MASK_BAND"] == "auto"
     finally:
         discard(dialog)
         QgsProject.instance().removeAllMapLayers()
@@ -160,7 +166,8 @@ def test_the_batch_dialog_takes_plain_text(dialog_ready) -> None:
             assert isinstance(row[name].widget, QLineEdit), name
         row["BANDS"].setValue("B04,B08")
         row["INDICES"].setValue("NDVI")
-        assert row["BANDS"].value() == "B04,B08" and row["MASK_VALUES"].value() == "0,1,3,8,9,10"
+        row["MASK_VALUES"].setValue("0,8,9")
+        assert row["BANDS"].value() == "B04,B08" and row["MASK_VALUES"].value() == "0,8,9"
     finally:
         discard(dialog)
 
@@ -188,6 +195,7 @@ def test_the_model_designer_links_the_parameters_to_model_inputs(dialog_ready) -
             QgsProcessingModelChildParameterSource.fromModelParameter("INDEX")
         )
         found["BANDS"].setValue("B04,B08")
+        found["MASK_BITS"].setValue("1,3")
         child = dialog.createAlgorithm()
         [indices] = child.parameterSources()["INDICES"]
         # QGIS 3.36 moved the enum to Qgis, with no alias left in the class
@@ -201,8 +209,8 @@ def test_the_model_designer_links_the_parameters_to_model_inputs(dialog_ready) -
         assert indices.parameterName() == "INDEX"
         [bands] = child.parameterSources()["BANDS"]
         assert bands.staticValue() == "B04,B08"
-        [mask] = child.parameterSources()["MASK_VALUES"]
-        assert mask.staticValue() == "0,1,3,8,9,10"
+        [mask] = child.parameterSources()["MASK_BITS"]
+        assert mask.staticValue() == "1,3"
     finally:
         discard(dialog)
 

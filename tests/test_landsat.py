@@ -101,3 +101,29 @@ def test_qa_bits_physical_values_and_ndvi_equal_the_pixels_read_directly(
             assert row["NDVI"] == pytest.approx((n - r) / (n + r), rel=1e-6)
             kept += 1
     assert masked >= 6 and kept >= 6
+
+
+#: The Landsat C2 qa_pixel convention's default (R sits' Landsat mask): fill, dilated
+#: cloud, cirrus, cloud, shadow, snow, and the high bit of each two-bit confidence.
+PROFILE_BITS = (0, 1, 2, 3, 4, 5, 9, 11, 13, 15)
+
+
+def test_the_collections_default_mask_is_guessed_from_qa_pixel_and_said(
+    landsat, sequential_backend
+):
+    """MASK_BAND auto on a catalogue without a profile: qa_pixel is known by its name, so
+    its convention's default bits mask exactly the pixels whose decoded bits say so."""
+    plan, rows = run(landsat, sequential_backend, mask_band="auto", mask_bits=(), indices=())
+    assert plan.spec.mask_asset == QA and plan.spec.mask_bits == PROFILE_BITS
+    assert any("has no profile" in n and "qa_pixel" in n for n in plan.notes), plan.notes
+    statuses = set()
+    for site in SITES:
+        planned = next(p for p in plan.features if p.feature_id == site.name)
+        items = sorted(planned.job.items, key=lambda i: i["properties"]["datetime"])
+        site_rows = [r for r in rows if r["feature_id"] == site.name]
+        for row, item in zip(site_rows, items, strict=True):
+            code = int(point_value(href(item, QA), site.lon, site.lat))
+            hidden = any((code >> bit) & 1 for bit in PROFILE_BITS)
+            assert row["status"] == ("masked" if hidden else "ok"), code
+            statuses.add(row["status"])
+    assert statuses == {"masked", "ok"}

@@ -81,10 +81,10 @@ def test_mask_bits_alone_mask_the_pixels_whose_bit_is_set(stac, sequential_backe
 
 def test_an_empty_mask_band_masks_nothing_and_says_so(stac):
     served, _ = stac
-    plan = plan_run(
-        point_layer(), options(served.stac_urls["earth-search"], mask_band="", mask_bits=(3,)),
-        0.0, table_target(TableOptions()),
-    )  # fmt: skip
+    unused = options(
+        served.stac_urls["earth-search"], mask_band="", mask_values=(9,), mask_bits=(3,)
+    )
+    plan = plan_run(point_layer(), unused, 0.0, table_target(TableOptions()))
     assert plan.spec.mask_rule is None
     assert plan.notes == [
         "MASK_BAND is empty: no pixel is masked, and MASK_VALUES and MASK_BITS are not used."

@@ -459,7 +459,7 @@ def test_a_store_slower_than_the_http_timeout_fails_its_features_quickly(
         impatient = options(served.stac_urls["earth-search"], http=HttpSettings(1.0, 0))
         table = TableOptions()
         plan = plan_run(point_layer(SITES[:1]), impatient, 0.0, table_target(table))
-        assert plan.features[0].job.http == HttpSettings(1.0, 0)
+        assert plan.features[0].job.access.http == HttpSettings(1.0, 0)
         started = time.monotonic()
         [outcome] = list(run_table(plan, table, sequential_backend))
         elapsed = time.monotonic() - started

@@ -319,7 +319,10 @@ def test_cubes_load_as_temporal_mesh_layers(loaded_plugin, sample_stac, tmp_path
          "END_DATE: The end date 2021-12-31 is before the start date 2022-01-01."),
         ("sits:extracttimeseries", {"END_DATE": "2021-12-31"}, "END_DATE: The end date"),
         ("sits:extracttimeseries", {"MASK_BAND": ""}, ""),  # no mask: values unused (logged)
-        ("sits:extracttimeseries", {"MASK_VALUES": ""}, "MASK_VALUES: the mask band 'scl'"),
+        ("sits:extracttimeseries", {"MASK_VALUES": ""}, ""),  # auto: the collection's defaults
+        ("sits:extracttimeseries", {"MASK_BAND": "scl", "MASK_VALUES": ""}, ""),  # SCL's defaults
+        ("sits:extracttimeseries", {"MASK_BAND": "cloudmask", "MASK_VALUES": ""},
+         "MASK_VALUES: the mask band 'cloudmask' is named but nothing"),
         ("sits:extracttimeseries", {"MASK_VALUES": "", "MASK_BITS": "3"}, ""),
         ("sits:extracttimeseries", {"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not"),
         ("sits:extracttimeseries", {"MASK_BITS": "1,high"}, "MASK_BITS: 'high' is not a bit"),
@@ -474,7 +477,12 @@ def test_values_mask_bits_and_an_empty_mask_band_reach_the_engine(
     processing.run(
         "sits:extracttimeseries",
         common(url, site_points())
-        | {"MASK_BAND": "", "VALUES": 1, "OUTPUT": str(tmp_path / "physical.csv")},
+        | {
+            "MASK_BAND": "",
+            "MASK_VALUES": "9",
+            "VALUES": 1,
+            "OUTPUT": str(tmp_path / "physical.csv"),
+        },
         feedback=feedback,
     )
     assert any("MASK_BAND is empty: no pixel is masked" in w for w in feedback.warnings)

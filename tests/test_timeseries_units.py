@@ -162,9 +162,9 @@ def test_file_grids_are_read_from_the_file_when_the_catalogue_declares_no_crs(tm
 
 def test_http_settings_reach_gdal_and_the_api_client() -> None:
     from sits_qgis.stac.client import HttpSettings, retry_policy
-    from sits_qgis.timeseries.load import gdal_options
+    from sits_qgis.timeseries.access import Access
 
-    options = gdal_options({"Authorization": "Basic x"}, HttpSettings(5.0, 1))
+    options = Access({"Authorization": "Basic x"}, HttpSettings(5.0, 1)).gdal_options()
     assert (options["GDAL_HTTP_TIMEOUT"], options["GDAL_HTTP_MAX_RETRY"]) == ("5", "1")
     assert options["GDAL_HTTP_HEADERS"] == "Authorization: Basic x"
     assert HttpSettings(5.0, 1).api_timeout == (5.0, 5.0)

@@ -1,5 +1,6 @@
 """Parameter widgets of the time-series algorithms' dialog: pick lists that know the
-catalogue, its collections and their bands, the SCL classes and the index catalogue.
+catalogue, its collections and their bands, the classes or bits of the collection's
+mask (its profile's) and the index catalogue.
 
 Each parameter stays a text parameter (``red,nir``, ``0,1,3,8,9,10``), so batch cells,
 model inputs, ``processing.run`` and ``qgis_process`` take the same values; the widgets
@@ -29,8 +30,9 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from sits_qgis.choices import SCL_CLASSES, spectral_indices
+from sits_qgis.choices import spectral_indices
 from sits_qgis.errors import SitsError
+from sits_qgis.profiles import profiles_for_display as profiles
 from sits_qgis.stac.bands import asset_bands
 from sits_qgis.stac.catalogues import PRESETS, resolve_catalogue
 
@@ -110,12 +112,91 @@ class _ChecklistWrapper(_TextWrapper):
         return self.checklist.text.text()
 
 
-class MaskClassesWrapper(_ChecklistWrapper):
-    """MASK_VALUES: the Sentinel-2 SCL classes by name; the default masks no data,
-    saturated, cloud shadows, medium and high probability clouds and cirrus."""
+class _MaskWrapper(_ChecklistWrapper):
+    """A mask's classes or bits (``kind``) by name, those of the chosen collection's
+    convention (its profile's): listed again when the collection changes."""
 
-    def choices(self) -> list[Choice]:
-        return [(str(v), f"{v}  {name}", f"SCL class {v}") for v, name in SCL_CLASSES.items()]
+    kind = "classes"
+    collection = ""
+    profiled = False
+
+    def postInitialize(self, wrappers: Sequence[Any]) -> None:
+        collection = self.sibling(wrappers, "COLLECTION")
+        if self.line is None and isinstance(collection, CollectionWrapper):
+            collection.collection_changed.connect(self.list_mask)
+            bands = self.sibling(wrappers, "BANDS")
+            if isinstance(bands, BandsWrapper):
+                bands.bands_listed.connect(self.guess_mask)
+            catalogue = self.sibling(wrappers, "STAC_URL")
+            if catalogue is not None:
+                self.list_mask(catalogue.value(), collection.value())
+
+    def list_mask(self, catalogue: str, collection: str) -> None:
+        """The mask of the collection's profile; without one, wait for its bands."""
+        self.collection = str(collection or "")
+        profile = profiles().collection(str(catalogue or ""), self.collection)
+        self.profiled = profile is not None
+        if profile is None:
+            self.show_mask(None, None, self.tr("{} has no profile").format(self.collection))
+            return
+        self.show_mask(
+            profile.mask_band,
+            profile.mask,
+            self.tr("{} has no cloud mask.").format(self.collection),
+        )
+
+    def guess_mask(self, keys: list[str]) -> None:
+        """For a collection without a profile: the convention of a quality band known by
+        its asset key, as the engine guesses it."""
+        if self.profiled:
+            return
+        known = profiles()
+        found = next(((k, known.mask_for_band(k)) for k in keys if known.mask_for_band(k)), None)
+        if found is None:
+            self.show_mask(
+                None,
+                None,
+                self.tr("{} has no profile and no known quality band: type the {} to mask.").format(
+                    self.collection, self.kind
+                ),
+            )
+            return
+        self.show_mask(*found, "", guessed=True)
+
+    def show_mask(self, band: str | None, mask: Any, otherwise: str, guessed: bool = False) -> None:
+        if band is None or mask is None or mask.kind != self.kind:
+            self.checklist.set_choices([])
+            if band is not None and mask is not None:
+                otherwise = self.tr("The mask {} masks by {}.").format(band, mask.kind)
+            self.checklist.say(otherwise)
+            return
+        default = set(mask.default)
+        unit = "bit" if self.kind == "bits" else "class"
+        choices = []
+        for v, name in sorted(mask.labels.items()):
+            label = f"{v}  {name}" + ("  (default)" if v in default else "")
+            choices.append((str(v), label, f"{mask.title}: {unit} {v}"))
+        self.checklist.set_choices(choices)
+        how = self.tr(", guessed from its name") if guessed else ""
+        self.checklist.say(
+            self.tr("{} of {} ({}{}); empty = the defaults.").format(
+                self.kind.capitalize(), band, mask.title, how
+            )
+        )
+
+
+class MaskClassesWrapper(_MaskWrapper):
+    """MASK_VALUES: the classes of the collection's mask band by name (Sentinel-2's
+    SCL, MODIS pixel reliability...)."""
+
+    kind = "classes"
+
+
+class MaskBitsWrapper(_MaskWrapper):
+    """MASK_BITS: the bits of the collection's quality band by name (Landsat's
+    ``qa_pixel``, HLS' ``Fmask``...)."""
+
+    kind = "bits"
 
 
 class IndicesWrapper(_ChecklistWrapper):
@@ -276,6 +357,8 @@ class BandsWrapper(_ChecklistWrapper):
     """BANDS: the collection's single-band assets with asset key, band name, common
     name and resolution, read from its ``item_assets`` in the background."""
 
+    bands_listed = pyqtSignal(list)  # the asset keys
+
     def rich_widget(self) -> QWidget:
         self.fetcher = Fetcher()
         widget = super().rich_widget()
@@ -300,6 +383,7 @@ class BandsWrapper(_ChecklistWrapper):
 
     def _listed(self, collection: str, document: Any) -> None:
         bands = asset_bands(document if isinstance(document, dict) else {})
+        self.bands_listed.emit(list(bands))
         self.checklist.set_choices(
             [(band.key, band.label, band.common_name or band.key) for band in bands.values()]
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..backend.config import BackendConfig
+from ..choices import AUTO_MASK_BAND
 from . import protocol
 from .server import Channel
 
@@ -125,7 +126,7 @@ def series_options(data: dict[str, Any]) -> Any:
         max_cloud=float(data.get("max_cloud", 100.0)),
         resolution=float(data.get("resolution", 0.0)),
         crs=data.get("crs", ""),
-        mask_band=data.get("mask_band", ""),
+        mask_band=data.get("mask_band", AUTO_MASK_BAND),
         mask_values=tuple(int(v) for v in data.get("mask_values", ())),
         mask_bits=tuple(int(v) for v in data.get("mask_bits", ())),
         max_masked=float(data.get("max_masked", 0.5)),
@@ -134,6 +135,7 @@ def series_options(data: dict[str, Any]) -> Any:
         harmonize=bool(data.get("harmonize", True)),
         physical=data.get("values", "stored") == "physical",
         headers=dict(data.get("headers", {})),
+        s3=dict(data.get("s3", {})),
         http=HttpSettings(**data.get("http", {})),
     )
 

@@ -80,17 +80,27 @@ def asset_bands(
 
 
 def resolve_bands(
-    names: Iterable[str], bands: Mapping[str, AssetBand], collection: str, parameter: str
+    names: Iterable[str],
+    bands: Mapping[str, AssetBand],
+    collection: str,
+    parameter: str,
+    aliases: Mapping[str, str] | None = None,
 ) -> dict[str, AssetBand]:
     """Map each requested name (asset key, band name or common name) to its asset.
 
-    An exact asset key wins over an alias; an unknown name lists what exists.
+    An exact asset key wins, then the collection profile's ``aliases`` (lower-case name
+    -> asset key: Copernicus Data Space has ``B04_10m``, ``B04_20m`` and ``B04_60m``,
+    all ``red``), then the names of the assets' metadata; an unknown name lists what
+    exists.
     """
     resolved: dict[str, AssetBand] = {}
+    aliases = aliases or {}
     for name in names:
         wanted = name.strip()
-        match = bands.get(wanted) or next(
-            (b for b in bands.values() if wanted.lower() in b.aliases), None
+        match = (
+            bands.get(wanted)
+            or bands.get(aliases.get(wanted.lower(), ""))
+            or next((b for b in bands.values() if wanted.lower() in b.aliases), None)
         )
         if match is None:
             available = ", ".join(b.label for b in bands.values()) or "none described"

@@ -1,7 +1,8 @@
 """The STAC catalogues a user can pick by name, and how a typed-in address is read.
 
-Presets exist so that a QGIS user does not need to know API addresses; any other STAC
-API is accepted by URL.
+Presets exist so that a QGIS user does not need to know API addresses; they are the
+catalogues of the profiles (``profiles.json``), with their signing, rate limits and
+accounts. Any other STAC API is accepted by URL and read from its own metadata.
 """
 
 from __future__ import annotations
@@ -10,64 +11,74 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from ..errors import SitsError
+from ..profiles import CatalogueProfile, profiles
 
 
 @dataclass(frozen=True)
 class Catalogue:
-    """A STAC API: its address, whether its asset URLs must be signed before reading, and
-    the request rate it allows (``None``: no stated limit)."""
+    """A STAC API: its address, how its asset URLs are signed before reading
+    (``signing``: ``planetary-computer`` or ``None``) and where the tokens come from,
+    the request rate it allows (``None``: no stated limit), and its profile when it has
+    one."""
 
     key: str
     title: str
     url: str
-    signs_assets: bool = False
+    signing: str | None = None
+    token_url: str | None = None
     requests_per_second: float | None = None
+    profile: CatalogueProfile | None = None
+
+    @property
+    def signs_assets(self) -> bool:
+        return self.signing is not None
 
 
-EARTH_SEARCH = Catalogue(
-    "earth-search", "Element 84 Earth Search v1", "https://earth-search.aws.element84.com/v1"
-)
-PLANETARY_COMPUTER = Catalogue(
-    "planetary-computer",
-    "Microsoft Planetary Computer",
-    "https://planetarycomputer.microsoft.com/api/stac/v1",
-    signs_assets=True,
-)
-#: Copernicus Data Space Ecosystem's STAC API; its documentation asks for at most about
-#: 5 requests per second.
-COPERNICUS = Catalogue(
-    "copernicus",
-    "Copernicus Data Space Ecosystem",
-    "https://stac.dataspace.copernicus.eu/v1",
-    requests_per_second=5.0,
-)
-PRESETS: dict[str, Catalogue] = {c.key: c for c in (EARTH_SEARCH, PLANETARY_COMPUTER, COPERNICUS)}
-#: Request-rate caps of catalogues given by address, by host.
-RATE_LIMITS = {"stac.dataspace.copernicus.eu": 5.0}
+def _from_profile(profile: CatalogueProfile, url: str | None = None) -> Catalogue:
+    return Catalogue(
+        profile.key,
+        profile.title,
+        (url or profile.url).rstrip("/"),
+        profile.signing,
+        profile.token_url,
+        profile.requests_per_second,
+        profile,
+    )
+
+
+#: The catalogues of the profiles, by key, in the profiles' order.
+PRESETS: dict[str, Catalogue] = {
+    key: _from_profile(profile) for key, profile in profiles().catalogues.items()
+}
+EARTH_SEARCH = PRESETS["earth-search"]
+PLANETARY_COMPUTER = PRESETS["planetary-computer"]
+COPERNICUS = PRESETS["copernicus"]
 DEFAULT_COLLECTION = "sentinel-2-l2a"
 
 
 def resolve_catalogue(text: str | None, parameter: str = "STAC_URL") -> Catalogue:
-    """The catalogue named by a preset key or title, or given as an http(s) URL.
+    """The catalogue named by a preset key or title, or given as an http(s) URL (an
+    address of a profiled catalogue, or one on its host, gets that profile).
 
     Empty means the default preset (Earth Search: no account needed).
     """
     value = (text or "").strip()
     if not value:
         return EARTH_SEARCH
-    for catalogue in PRESETS.values():
-        if value.lower() in (catalogue.key, catalogue.title.lower(), catalogue.url.lower()):
-            return catalogue
+    known = profiles()
+    profile = known.catalogue(value)
+    if profile is not None and value.lower().rstrip("/") in (
+        profile.key, profile.title.lower(), profile.url.lower(),
+    ):  # fmt: skip
+        return PRESETS.get(profile.key) or _from_profile(profile)
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        presets = ", ".join(PRESETS)
+        presets = ", ".join(known.catalogues)
         raise SitsError(
             f"'{value}' is neither a catalogue preset ({presets}) nor an http(s) address"
             " of a STAC API.",
             parameter,
         )
-    signs = parsed.netloc.endswith("planetarycomputer.microsoft.com")
-    rate = RATE_LIMITS.get(parsed.hostname or "")
-    return Catalogue(
-        "custom", value, value.rstrip("/"), signs_assets=signs, requests_per_second=rate
-    )
+    if profile is not None:  # another address on a profiled catalogue's host
+        return _from_profile(profile, value)
+    return Catalogue("custom", value, value.rstrip("/"))

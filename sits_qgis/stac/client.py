@@ -1,5 +1,6 @@
-"""Open a STAC API the way a long unattended run needs it: retries, timeouts, signing,
-credentials in headers, and errors phrased for the user.
+"""Open a STAC API the way a long unattended run needs it: retries, timeouts, a request
+rate cap, credentials in headers, and errors phrased for the user. (Asset addresses
+are signed when read: ``signing``.)
 
 pystac-client retries through urllib3 when given a ``Retry``; its default retries
 neither on 429/5xx answers nor with backoff, so one is configured here.
@@ -59,26 +60,6 @@ def retry_policy(retries: int) -> Any:
         allowed_methods=None,
         raise_on_status=False,
     )
-
-
-def asset_signer(catalogue: Catalogue) -> Callable[[Any], None] | None:
-    """Planetary Computer's in-place signer for the items, when that catalogue is used.
-
-    Its blobs are only readable with a short-lived token added to each URL by the
-    ``planetary-computer`` package, which is optional: without it, say how to get it.
-    """
-    if not catalogue.signs_assets:
-        return None
-    try:
-        import planetary_computer
-    except ImportError:
-        raise SitsError(
-            "Microsoft Planetary Computer only serves images through signed addresses."
-            " Install the 'planetary-computer' Python package into the Python that QGIS"
-            " uses (pip install planetary-computer), then run again.",
-            "STAC_URL",
-        ) from None
-    return planetary_computer.sign_inplace
 
 
 class RequestCounter:
@@ -166,7 +147,6 @@ def open_catalogue(
         client = pystac_client.Client.open(
             catalogue.url,
             headers=dict(headers or {}),
-            modifier=asset_signer(catalogue),
             request_modifier=modifier,
             stac_io=stac_io,
             timeout=http.api_timeout,

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..backend import Backend, Task
+from ..choices import AUTO_MASK_BAND
 from ..errors import SitsError
+from ..profiles import CollectionProfile
 from ..stac import (
     AssetBand,
     SearchRequest,
@@ -29,7 +31,9 @@ from ..stac import (
     resolve_catalogue,
     search,
 )
+from .access import Access
 from .cubes import CubeJob, CubeOutcome, write_cubes
+from .defaults import band_aliases, choose_mask, conversion, guessed_note, with_documented_nodata
 from .features import FeatureLayer, PlacedFeature, duplicate_ids, place_features, unique_names
 from .grid import (
     Target,
@@ -42,7 +46,7 @@ from .grid import (
     pixel_target,
     to_grid_crs,
 )
-from .indices import DEFAULT_REFLECTANCE_SCALE, catalogue_name, plan_indices
+from .indices import catalogue_name, plan_indices
 from .load import READER_MODULE, FeatureJob, file_header
 from .options import CubeMode, CubeOptions, SeriesOptions, TableOptions
 from .problems import FeatureProblem
@@ -142,38 +146,40 @@ def _envelope(placed: PlacedFeature, buffer: float) -> tuple[float, float, float
     return x0 - dx, y0 - dy, x1 + dx, y1 + dy
 
 
-def _conversion(band: AssetBand, reflectance: bool) -> tuple[float, float]:
-    """(scale, offset) from digital numbers to physical values: the catalogue's
-    ``raster:bands``, else Sentinel-2's 1e-4 for reflectances, else the values as stored."""
-    default = DEFAULT_REFLECTANCE_SCALE if reflectance else 1.0
-    scale = float(band.scale) if band.scale is not None else default
-    return scale, float(band.offset or 0.0)
-
-
-def build_spec(options: SeriesOptions, bands: dict[str, AssetBand]) -> SeriesSpec:
-    """Resolve band names, the mask band and the indices against the collection."""
-    outputs = resolve_bands(options.bands, bands, options.collection, "BANDS")
-    mask_asset = None
-    if options.mask_band:
-        mask = resolve_bands([options.mask_band], bands, options.collection, "MASK_BAND")
-        mask_asset = next(iter(mask.values())).key
-    plans = tuple(plan_indices(options.indices, bands))
+def build_spec(
+    options: SeriesOptions,
+    bands: dict[str, AssetBand],
+    profile: CollectionProfile | None = None,
+    notes: list[str] | None = None,
+) -> SeriesSpec:
+    """Resolve band names, the mask and the indices against the collection, with what
+    its profile says (or, without one, what its metadata suggests, said in ``notes``)."""
+    aliases = band_aliases(profile, bands)
+    outputs = resolve_bands(options.bands, bands, options.collection, "BANDS", aliases)
+    mask = choose_mask(options, bands, profile, aliases)
+    plans = tuple(plan_indices(options.indices, bands, aliases))
     reflectance = {
         b.key
         for b in bands.values()
-        if b.key != mask_asset and (b.scale or (b.common_name or "").lower() in REFLECTANCE_NAMES)
+        if b.key != mask.asset and (b.scale or (b.common_name or "").lower() in REFLECTANCE_NAMES)
     }
+    if notes is not None and profile is None:
+        notes.extend(filter(None, [guessed_note(options, mask)]))
+    elif notes is not None and options.mask_band.strip().lower() == AUTO_MASK_BAND:
+        notes.append(f"Collection '{options.collection}': {mask.describe()} (its profile's).")
     return SeriesSpec(
         outputs={name: band.key for name, band in outputs.items()},
-        mask_asset=mask_asset,
-        mask_values=tuple(options.mask_values) if mask_asset else (),
-        mask_bits=tuple(options.mask_bits) if mask_asset else (),
+        mask_asset=mask.asset,
+        mask_values=mask.values,
+        mask_bits=mask.bits,
         max_masked=options.max_masked,
         gapfill=options.gapfill,
         indices=plans,
         harmonize=options.harmonize,
         reflectance_assets=frozenset(reflectance),
-        conversions={key: _conversion(band, key in reflectance) for key, band in bands.items()},
+        conversions={
+            key: conversion(band, profile, key in reflectance) for key, band in bands.items()
+        },
         physical=options.physical,
     )
 
@@ -223,9 +229,11 @@ def plan_run(
         if usable
         else shapely.geometry.box(0, 0, 0, 0)
     )
+    catalogue = resolve_catalogue(options.stac_url)
+    profile = catalogue.profile.collections.get(options.collection) if catalogue.profile else None
     result = search(
         SearchRequest(
-            catalogue=resolve_catalogue(options.stac_url),
+            catalogue=catalogue,
             collection=options.collection,
             start=options.start,
             end=options.end,
@@ -235,20 +243,31 @@ def plan_run(
             http=options.http,
         )
     )
-    spec = build_spec(options, result.bands)
+    notes = run_notes(options)
+    spec = build_spec(options, result.bands, profile, notes)
     assets = assets_to_load(spec)
-    footprints = [shapely.geometry.shape(i["geometry"]) for i in result.items]
+    items_read = with_documented_nodata(result.items, profile)
+    footprints = [shapely.geometry.shape(i["geometry"]) for i in items_read]
     tree = STRtree(footprints)
-    plan = RunPlan(options, spec, result, notes=run_notes(options))
+    plan = RunPlan(options, spec, result, notes=notes)
+    access = Access(
+        headers=dict(options.headers),
+        http=options.http,
+        token_url=catalogue.token_url if catalogue.signs_assets else None,
+        s3=dict(options.s3),
+        requester_pays=bool(profile and profile.requester_pays),
+        account=catalogue.profile.account if catalogue.profile else None,
+        s3_endpoint=dict(catalogue.profile.s3_endpoint) if catalogue.profile else {},
+    )
     # what the items do not state of their grid, their files' headers say
-    header = functools.partial(file_header, headers=options.headers, http=options.http)
+    header = functools.partial(file_header, access=access)
     for p in placed:
         feature_id = p.feature.id
         if p.geometry is None:
             plan.features.append(Planned(feature_id, problem=(STATUS_ERROR, p.problem)))
             continue
         reach = shapely.geometry.box(*_envelope(p, buffer)) if buffer > 0 else p.geometry
-        items = [result.items[i] for i in sorted(tree.query(reach, predicate="intersects"))]
+        items = [items_read[i] for i in sorted(tree.query(reach, predicate="intersects"))]
         if not items:
             message = (
                 f"no image of {options.collection} covers this feature between"
@@ -269,10 +288,7 @@ def plan_run(
         except (ValueError, SitsError, FeatureProblem) as exc:
             plan.features.append(Planned(feature_id, problem=(STATUS_ERROR, str(exc))))
             continue
-        job = FeatureJob(
-            feature_id, centre.x, centre.y, tuple(items), target, assets, dict(options.headers),
-            options.http,
-        )  # fmt: skip
+        job = FeatureJob(feature_id, centre.x, centre.y, tuple(items), target, assets, access)
         plan.features.append(Planned(feature_id, job=job, geometry=p.geometry))
     return plan
 

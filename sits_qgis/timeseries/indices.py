@@ -51,12 +51,18 @@ def catalogue_name(name: str) -> str:
 COMMON_NAME_FALLBACKS = {"nir": ("nir08",)}
 
 
-def plan_indices(names: Iterable[str], bands: Mapping[str, AssetBand]) -> list[IndexPlan]:
+def plan_indices(
+    names: Iterable[str],
+    bands: Mapping[str, AssetBand],
+    aliases: Mapping[str, str] | None = None,
+) -> list[IndexPlan]:
     """Check each index exists and that the collection has every band it needs."""
     import spyndex
 
-    # Common names from eo:bands, or asset keys that are common names (Earth Search).
+    # Common names from eo:bands, or asset keys that are common names (Earth Search);
+    # the profile's aliases win (of B04_10m, B04_20m and B04_60m, red is B04_10m).
     by_common = {alias: b.key for b in bands.values() for alias in b.aliases}
+    by_common.update(aliases or {})
     plans = []
     for name in names:
         index = spyndex.indices[catalogue_name(name)]

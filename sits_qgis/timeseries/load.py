@@ -19,7 +19,6 @@ still odc-geo geoboxes.
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,31 +28,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..stac.client import DEFAULT_HTTP, HttpSettings
+from .access import Access, gdal_path, shown
 from .grid import Target, asset_crs, zone_pixels
 from .problems import FeatureProblem, problem_message
 from .resample import GridKey, grid_key, pixel_map
 
 T = TypeVar("T")
 
-#: GDAL settings for reading COGs over HTTP: no directory listing, retries with
-#: backoff, bounded waits, merged neighbouring ranges, a per-process block cache.
-#: No HTTP/2 multiplexing: measured, it doubled the CPU of every file open (3.7 ms
-#: against 1.1 ms on 127.0.0.1) and a feature's reads are many small files.
-GDAL_HTTP_OPTIONS: dict[str, str] = {
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.jp2",
-    "GDAL_HTTP_RETRY_DELAY": "0.5",
-    "GDAL_HTTP_CONNECTTIMEOUT": "15",
-    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
-    "GDAL_HTTP_MULTIPLEX": "NO",
-    "VSI_CACHE": "TRUE",
-    "GDAL_CACHEMAX": "256",
-    # the CRS as the file's GeoKeys say, without comparing it to the EPSG database's
-    # definition of their code: the same WKT for Sentinel-2's UTM COGs, and an opening
-    # costs 0.4 ms of CPU instead of 1.3 ms
-    "GTIFF_SRS_SOURCE": "GEOKEYS",
-}
 #: Parallel reads inside one worker, because they wait on the network: against a
 #: store that takes 20 ms per request, one feature's 365 files took 14.1 s with 1
 #: thread and 4.4 s with 4 (rasterio); with GDAL's bindings, 3.1 s with 8, 2.1 s with 16
@@ -84,8 +65,7 @@ class FeatureJob:
     items: tuple[dict[str, Any], ...]
     target: Target
     assets: tuple[str, ...]
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-    http: HttpSettings = DEFAULT_HTTP
+    access: Access = field(default_factory=Access)
 
 
 @dataclass(frozen=True)
@@ -151,18 +131,6 @@ class _Read:
     dtype: np.dtype
 
 
-def gdal_options(headers: Mapping[str, str], http: HttpSettings) -> dict[str, str]:
-    """GDAL's HTTP settings, with the catalogue's credential headers when there are any."""
-    options = dict(GDAL_HTTP_OPTIONS)
-    options["GDAL_HTTP_TIMEOUT"] = str(max(1, round(http.timeout_s)))  # whole seconds
-    options["GDAL_HTTP_MAX_RETRY"] = str(http.retries)
-    if headers:
-        options["GDAL_HTTP_HEADERS"] = "\r\n".join(f"{k}: {v}" for k, v in headers.items())
-    if not any(os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
-        options["AWS_NO_SIGN_REQUEST"] = "YES"  # s3:// hrefs of public buckets
-    return options
-
-
 def solar_dates(times: Sequence[Any], lon: float) -> list[Any]:
     """The local solar date of each time at longitude ``lon`` (odc-stac's day grouping)."""
     import pandas as pd
@@ -223,62 +191,52 @@ def _gdal_for_this_thread(options: Mapping[str, str]) -> Iterator[Any]:
             gdal.SetThreadLocalConfigOption(key, None)
 
 
-def asset_href(item: Mapping[str, Any], asset: str) -> str:
-    """Where to read an asset: its ``href``, or, when that is not an http(s) address
-    (Copernicus Data Space gives ``s3://`` hrefs), an http(s) address among its
-    ``alternate`` hrefs (the alternate-assets extension), which needs no S3 credentials."""
-    entry = item["assets"][asset]
-    href = str(entry["href"])
-    if href.startswith(("http://", "https://")):
-        return href
-    for alternate in (entry.get("alternate") or {}).values():
-        other = str(alternate.get("href", "")) if isinstance(alternate, Mapping) else ""
-        if other.startswith(("http://", "https://")):
-            return other
-    return href
-
-
-def _gdal_path(href: str) -> str:
-    """GDAL's name for an asset: HTTP(S) through /vsicurl/, ``s3://`` through /vsis3/,
-    anything else as given."""
-    if href.startswith(("http://", "https://")):
-        return f"/vsicurl/{href}"
-    if href.startswith("s3://"):
-        return f"/vsis3/{href[len('s3://') :]}"
-    return href
-
-
 def _read_asset(
-    item: Mapping[str, Any], asset: str, targets: Sequence[GridKey], options: dict[str, str]
+    item: Mapping[str, Any], asset: str, targets: Sequence[GridKey], access: Access
 ) -> _Read:
     """One asset of one item on every target grid, from one opening of the file;
-    pixels the file does not cover are nodata.
+    pixels the file does not cover are nodata. A signed address whose token is refused
+    is signed again and read once more.
 
     Why GDAL's own bindings rather than rasterio here: an opening costs 0.6 ms of CPU
     against 2 ms, and they release the GIL while waiting on the network (32 threads
     kept 28.6 requests in flight against a 20 ms server; rasterio stays near 8).
     """
-    if not GDAL_BINDINGS:
-        return _read_asset_rasterio(item, asset, targets, options)
-    href = asset_href(item, asset)
+    read_once = _read_once_gdal if GDAL_BINDINGS else _read_once_rasterio
+    options = access.gdal_options()
+    href = access.address(item, asset)
+    read, reason = read_once(href, item, asset, targets, options)
+    if read is None and access.renewable(href, reason):
+        href = access.address(item, asset)
+        read, reason = read_once(href, item, asset, targets, options)
+    if read is None:
+        raise FeatureProblem(
+            f"cannot read asset '{asset}' of item {item['id']} ({shown(href)}):"
+            f" {access.said(reason, href)}"
+        )
+    return read
+
+
+def _read_once_gdal(
+    href: str, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey],
+    options: Mapping[str, str],
+) -> tuple[_Read | None, str]:  # fmt: skip
+    """One attempt with GDAL's bindings: the read, or ``None`` and GDAL's reason."""
     tiff = str(item["assets"][asset].get("type", "")).startswith(TIFF_MEDIA_TYPE)
     with _gdal_for_this_thread(options) as gdal:
         try:
-            dataset = gdal.OpenEx(
-                _gdal_path(href), gdal.OF_RASTER | gdal.OF_READONLY,
-                allowed_drivers=["GTiff"] if tiff else None,
-            )  # fmt: skip
+            # naming the driver skips probing the others; assets without a media type
+            # (optional in STAC, absent in CMR-STAC) let GDAL probe (and GDAL 3.6's
+            # bindings refuse allowed_drivers=None: "not a sequence")
+            drivers = {"allowed_drivers": ["GTiff"]} if tiff else {}
+            dataset = gdal.OpenEx(gdal_path(href), gdal.OF_RASTER | gdal.OF_READONLY, **drivers)
             read = None if dataset is None else _read_dataset(dataset, item, asset, targets)
         except RuntimeError as exc:  # GDAL's exceptions, if something in the process turned them on
             read, reason = None, str(exc)
         else:
             reason = gdal.GetLastErrorMsg()
         dataset = None  # closes the file
-    if read is None:
-        raise FeatureProblem(
-            f"cannot read asset '{asset}' of item {item['id']} ({href}): {_said(reason, options)}"
-        )
-    return read
+    return read, reason
 
 
 def _rasterio_env(options: Mapping[str, str]) -> Any:
@@ -289,17 +247,18 @@ def _rasterio_env(options: Mapping[str, str]) -> Any:
     return rasterio.Env(**{k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()})
 
 
-def _read_asset_rasterio(
-    item: Mapping[str, Any], asset: str, targets: Sequence[GridKey], options: dict[str, str]
-) -> _Read:
-    """``_read_asset`` through rasterio, for an engine without GDAL's own bindings."""
+def _read_once_rasterio(
+    href: str, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey],
+    options: Mapping[str, str],
+) -> tuple[_Read | None, str]:  # fmt: skip
+    """``_read_once_gdal`` through rasterio, for an engine without GDAL's own bindings
+    (rasterio raises where GDAL's bindings return ``None``)."""
     import rasterio
     from rasterio.errors import RasterioError
     from rasterio.windows import Window
 
-    href = asset_href(item, asset)
     try:
-        with _rasterio_env(options), rasterio.open(_gdal_path(href)) as dataset:
+        with _rasterio_env(options), rasterio.open(gdal_path(href)) as dataset:
             read = _read_targets(
                 _FileLayout(
                     np.dtype(dataset.dtypes[0]),
@@ -316,12 +275,8 @@ def _read_asset_rasterio(
                 targets,
             )
     except RasterioError as exc:
-        raise FeatureProblem(
-            f"cannot read asset '{asset}' of item {item['id']} ({href}): {_said(str(exc), options)}"
-        ) from None
-    if read is None:  # never: rasterio raises where GDAL's bindings return None
-        raise FeatureProblem(f"cannot read asset '{asset}' of item {item['id']} ({href})")
-    return read
+        return None, str(exc)
+    return read, ""
 
 
 #: Headers read for items that state no grid, by (collection, tile, asset): the files of
@@ -344,7 +299,7 @@ def _tile_key(item: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def file_header(
-    item: Mapping[str, Any], asset: str, headers: Mapping[str, str], http: HttpSettings
+    item: Mapping[str, Any], asset: str, access: Access
 ) -> tuple[str, tuple[float, ...]]:
     """The CRS (WKT) and GDAL geotransform of an asset, from its file's header: for items
     that state no grid. Read once per tile and band (``_headers``)."""
@@ -354,38 +309,24 @@ def file_header(
     key = (item.get("collection"), _tile_key(item), asset)
     if key in _headers:
         return _headers[key]
-    href = asset_href(item, asset)
-    options = gdal_options(headers, http)
+    href = access.address(item, asset)
     try:
-        with _rasterio_env(options), rasterio.open(_gdal_path(href)) as dataset:
+        with _rasterio_env(access.gdal_options()), rasterio.open(gdal_path(href)) as dataset:
             if not dataset.crs:
                 raise FeatureProblem(
-                    f"item {item['id']} states no CRS and its asset '{asset}' ({href}) has"
+                    f"item {item['id']} states no CRS and its asset '{asset}' ({shown(href)}) has"
                     " none either: set CRS and RESOLUTION"
                 )
             found = dataset.crs.to_wkt(), tuple(dataset.transform.to_gdal())
     except RasterioError as exc:
         raise FeatureProblem(
             f"item {item['id']} states no grid, and the header of its asset '{asset}'"
-            f" ({href}) cannot be read: {_said(str(exc), options)}"
+            f" ({shown(href)}) cannot be read: {access.said(str(exc), href)}"
         ) from None
     if len(_headers) >= MAX_KNOWN_GRIDS:
         _headers.clear()
     _headers[key] = found
     return found
-
-
-def _said(reason: str, options: Mapping[str, str]) -> str:
-    """GDAL's reason in the user's terms: its "HTTP response code ...: 0" means that no
-    answer came at all (a timeout, or no connection)."""
-    if "HTTP response code" in reason and reason.rstrip().endswith(": 0"):
-        return (
-            f"no answer from the server within {options['GDAL_HTTP_TIMEOUT']} s, after"
-            f" {options['GDAL_HTTP_MAX_RETRY']} retries (it timed out or refused the"
-            " connection; the HTTP timeout and retries are in Processing options >"
-            " Providers > SITS)"
-        )
-    return reason
 
 
 def _read_dataset(
@@ -499,20 +440,20 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
         )
         for job in jobs
     ]
-    options = gdal_options(first.headers, first.http)
+    access = first.access
     layouts = [group_by_solar_day(job.items, job.lon) for job in jobs]
     items, assets = list(first.items), list(first.assets)
     reads: dict[tuple[str, str], _Read] = {}
     masks: list[tuple[np.ndarray, float]] = []  # each job's mosaicked mask band, read first
     if rule is not None and rule.asset in assets:
-        reads |= _read_all(items, [rule.asset], targets, options)
+        reads |= _read_all(items, [rule.asset], targets, access)
         masks = [
             _mosaic(groups, rule.asset, index, reads, job.target)
             for index, (job, (_, groups)) in enumerate(zip(jobs, layouts, strict=True))
         ]
         items = _worth_reading(jobs, masks, layouts, rule)
         assets.remove(rule.asset)
-    reads |= _read_all(items, assets, targets, options)
+    reads |= _read_all(items, assets, targets, access)
     loaded = []
     for index, (job, (times, groups)) in enumerate(zip(jobs, layouts, strict=True)):
         bands: dict[str, np.ndarray] = {}
@@ -552,11 +493,11 @@ def _read_all(
     items: Sequence[Mapping[str, Any]],
     assets: Sequence[str],
     targets: Sequence[GridKey],
-    options: dict[str, str],
+    access: Access,
 ) -> dict[tuple[str, str], _Read]:
     """These assets of these items, each file opened once, in a few threads."""
     work = [(item, asset) for item in items for asset in assets]
-    results = _reading_threads().map(lambda w: _read_asset(*w, targets, options), work)
+    results = _reading_threads().map(lambda w: _read_asset(*w, targets, access), work)
     return {(item["id"], asset): read for (item, asset), read in zip(work, results, strict=True)}
 
 

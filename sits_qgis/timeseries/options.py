@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date
 
-from ..choices import DEFAULT_MASK_BAND, DEFAULT_MASK_VALUES
+from ..choices import AUTO_MASK_BAND
 from ..stac.client import DEFAULT_HTTP, HttpSettings
 
 #: Dates whose masked fraction is above this are dropped (SITS's default).
@@ -60,8 +60,9 @@ class SeriesOptions:
     max_cloud: float = 100.0
     resolution: float = 0.0
     crs: str = ""
-    mask_band: str = DEFAULT_MASK_BAND
-    mask_values: tuple[int, ...] = DEFAULT_MASK_VALUES
+    #: ``auto``: the collection's mask (``defaults.choose_mask``); empty: no mask.
+    mask_band: str = AUTO_MASK_BAND
+    mask_values: tuple[int, ...] = ()
     mask_bits: tuple[int, ...] = ()
     max_masked: float = DEFAULT_MAX_MASKED
     gapfill: GapFill = GapFill.NONE
@@ -71,6 +72,8 @@ class SeriesOptions:
     #: instead of the digital numbers stored; indices always use physical values.
     physical: bool = False
     headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: AWS credentials for ``s3://`` assets (GDAL's option names), from AUTHCFG.
+    s3: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     http: HttpSettings = DEFAULT_HTTP
 
     def provenance(self) -> dict[str, object]:
