@@ -34,10 +34,11 @@ given.
 <b>Polygons</b>, or points with a BUFFER in metres, give zonal STATISTICS over the
 pixels whose centres fall inside.
 
-Pixels of the MASK_BAND classes in MASK_VALUES are masked (Sentinel-2 SCL default: no
-data, saturated, cloud shadow, cloud medium and high, cirrus), and so are pixels with any
-of the MASK_BITS set (bit positions from 0, for quality bands such as Landsat's qa_pixel:
-1,3,4 for dilated cloud, cloud and shadow). An empty MASK_BAND masks nothing. Dates with a larger
+MASK_BAND 'auto' takes the collection's own cloud mask (Sentinel-2's SCL classes,
+Landsat's qa_pixel bits, HLS' Fmask bits, MODIS' pixel reliability; none for
+Sentinel-1), with its default classes or bits unless MASK_VALUES (classes) or MASK_BITS
+(bit positions from 0) say otherwise; the lists show them by name. An empty MASK_BAND
+masks nothing. Band names such as red,nir work on every catalogue. Dates with a larger
 masked fraction than MAX_MASKED are kept as rows with status 'masked' and empty values,
 or 'filled' when GAPFILL fills them along time (linear interpolation by date, or the
 nearest date). Reflectances from processing baseline 04.00 on are harmonised (1000

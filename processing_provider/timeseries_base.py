@@ -109,9 +109,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             with_widget(
                 QgsProcessingParameterString(
                     self.STAC_URL,
-                    self.tr("Catalogue: a preset ({}) or the URL of a STAC API").format(
-                        ", ".join(profiles().catalogues)
-                    ),
+                    self.tr("Catalogue (a preset of the list, or the URL of a STAC API)"),
                     default_catalogue(),
                 ),
                 "CatalogueWrapper",
@@ -203,10 +201,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             with_widget(
                 QgsProcessingParameterString(
                     self.MASK_BITS,
-                    self.tr(
-                        "Masked bits of the mask band: positions from 0, a pixel is masked"
-                        " when any is set (empty = the collection's default)"
-                    ),
+                    self.tr("Masked bits of the mask band (empty = the collection's default)"),
                     "",
                     optional=True,
                 ),

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 from qgis.core import Qgis, QgsApplication, QgsProcessingParameterDefinition
 from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtWidgets import QLineEdit
+from qgis.PyQt.QtWidgets import QLineEdit, QScrollArea
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -255,5 +255,34 @@ def test_every_dialog_opens_with_a_widget_for_every_parameter(dialog_ready, algo
         if Qgis.versionInt() >= 32600:
             title = f"{found.group()} - {title}"
         assert dialog.windowTitle() == title
+    finally:
+        discard(dialog)
+
+
+def test_the_mask_lists_show_the_chosen_collections_bits_by_name(dialog_ready) -> None:
+    """Planetary Computer's landsat-c2-l2 (from its profile, without the network): the
+    bits of qa_pixel by name in MASK_BITS, its defaults marked; MASK_VALUES says that
+    this mask is by bits. Sentinel-2 then brings the SCL classes back."""
+    dialog = open_dialog("sits:extracttimeseries")
+    try:
+        found = wrappers(dialog)
+        found["STAC_URL"].setValue("planetary-computer")
+        found["COLLECTION"].setValue("landsat-c2-l2")
+        bits = found["MASK_BITS"].checklist
+        assert wait_until(lambda: bits.list.count() == 16)
+        rows = checklist_rows(bits)
+        assert rows[3][1] == "3  Cloud (high confidence)  (default)"
+        defaults = [int(v) for v, label, _ in rows if label.endswith("(default)")]
+        assert defaults == [0, 1, 2, 3, 4, 5, 9, 11, 13, 15]
+        assert "qa_pixel" in bits.status.text()
+        classes = found["MASK_VALUES"].checklist
+        assert classes.list.count() == 0 and "masks by bits" in classes.status.text()
+        scroll = dialog.mainWidget().findChild(QScrollArea)
+        scroll.ensureWidgetVisible(bits, 0, 0)
+        scroll.horizontalScrollBar().setValue(0)
+        save_screenshot(dialog, "extract_time_series_landsat_mask.png")
+        found["COLLECTION"].setValue("sentinel-2-l2a")
+        assert wait_until(lambda: classes.list.count() == 12)
+        assert bits.list.count() == 0
     finally:
         discard(dialog)
