@@ -267,6 +267,9 @@ def test_the_mask_lists_show_the_chosen_collections_bits_by_name(dialog_ready) -
     try:
         found = wrappers(dialog)
         found["STAC_URL"].setValue("planetary-computer")
+        combo = found["COLLECTION"].combo  # its profiled collections, without the network
+        listed = [combo.itemText(i) for i in range(combo.count())]
+        assert {"landsat-c2-l2", "modis-13Q1-061", "sentinel-1-rtc"} <= set(listed)
         found["COLLECTION"].setValue("landsat-c2-l2")
         bits = found["MASK_BITS"].checklist
         assert wait_until(lambda: bits.list.count() == 16)

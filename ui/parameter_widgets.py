@@ -311,18 +311,28 @@ class CollectionWrapper(_TextWrapper):
             self.list_collections(catalogue.value())
 
     def list_collections(self, catalogue_text: str) -> None:
+        """The profiled collections of a preset at once (also offline), then all that
+        the catalogue lists."""
         try:
-            self.api_url = resolve_catalogue(catalogue_text).url
+            catalogue = resolve_catalogue(catalogue_text)
         except SitsError as exc:
             self.fetcher.cancel()
             self._say(self.tr("Catalogue: {}").format(exc))
             return
+        self.api_url = catalogue.url
+        profiled = catalogue.profile.collections if catalogue.profile else {}
+        self._fill([{"id": key, "title": c.title} for key, c in profiled.items()])
         self._say(self.tr("Listing the collections of {}…").format(self.api_url))
         self.fetcher.get(f"{self.api_url}/collections", self._listed, self._failed)
 
     def _listed(self, document: Any) -> None:
-        current = self.combo.currentText()
         collections = document.get("collections", []) if isinstance(document, dict) else []
+        self._fill(collections)
+        self._say("" if collections else self.tr("{} lists no collection.").format(self.api_url))
+
+    def _fill(self, collections: list[dict[str, Any]]) -> None:
+        """The combo's list, keeping what is typed in it."""
+        current = self.combo.currentText()
         self.combo.blockSignals(True)
         self.combo.clear()
         for collection in sorted(collections, key=lambda c: str(c.get("id", ""))):
@@ -332,7 +342,6 @@ class CollectionWrapper(_TextWrapper):
             )
         self.combo.setEditText(current)
         self.combo.blockSignals(False)
-        self._say("" if collections else self.tr("{} lists no collection.").format(self.api_url))
         self._changed(current)
 
     def _failed(self, reason: str) -> None:
