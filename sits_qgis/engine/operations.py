@@ -181,7 +181,7 @@ def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
         headers=dict(params.get("headers", {})),
         http=HttpSettings(**params.get("http", {})),
     )
-    result = run(request)
+    result = run(request, channel.is_cancelled)
     items = []
     for item in result.items:
         props = item.get("properties", {})
@@ -212,7 +212,7 @@ def _plan(params: dict[str, Any], channel: Channel, target: Any, buffer: float) 
     layer = feature_layer(params["layer"])
     options = series_options(params["options"])
     channel.log(f"Searching {options.stac_url} for {len(layer.features)} features...")
-    plan = plan_run(layer, options, buffer, target)
+    plan = plan_run(layer, options, buffer, target, channel.is_cancelled)
     channel.log(plan.search.summary())
     for note in plan.notes:
         channel.log(note, "warning")

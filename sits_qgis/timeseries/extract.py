@@ -200,7 +200,11 @@ def run_notes(options: SeriesOptions) -> list[str]:
 
 
 def plan_run(
-    layer: FeatureLayer, options: SeriesOptions, buffer: float, target_for: TargetFor
+    layer: FeatureLayer,
+    options: SeriesOptions,
+    buffer: float,
+    target_for: TargetFor,
+    is_cancelled: IsCancelled | None = None,
 ) -> RunPlan:
     """Search once for every feature and decide each feature's items and grid.
 
@@ -241,7 +245,8 @@ def plan_run(
             max_cloud=options.max_cloud,
             headers=options.headers,
             http=options.http,
-        )
+        ),
+        is_cancelled,
     )
     notes = run_notes(options)
     spec = build_spec(options, result.bands, profile, notes)
