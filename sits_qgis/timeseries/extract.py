@@ -133,7 +133,7 @@ def check_options(options: SeriesOptions) -> None:
             " to at most 63 (e.g. 1,3,4 for Landsat's dilated cloud, cloud and shadow).",
             "MASK_BITS",
         )
-    check_crs(options.crs)
+    check_crs(options.crs, options.resolution)
     for name in options.indices:
         catalogue_name(name)
 

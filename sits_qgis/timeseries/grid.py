@@ -263,16 +263,25 @@ def check_buffer_crs(crs: str, buffer: float) -> None:
         )
 
 
-def check_crs(crs: str) -> None:
-    """The user's CRS text must be readable."""
+def check_crs(crs: str, resolution: float = 0.0) -> None:
+    """The user's CRS text must be readable; a CRS in degrees needs a RESOLUTION in
+    degrees (the images' native resolution is in metres: 10 m would become 10 degrees,
+    and every pixel of every feature would be masked)."""
     if not crs:
         return
     from pyproj import CRS
 
     try:
-        CRS.from_user_input(crs)
+        parsed = CRS.from_user_input(crs)
     except Exception:
         raise SitsError(f"'{crs}' is not a CRS (give e.g. EPSG:32631).", "CRS") from None
+    if parsed.is_geographic and resolution <= 0:
+        raise SitsError(
+            f"The grid CRS {crs} is in degrees, and the images' native resolution is in"
+            " metres: give RESOLUTION in degrees (e.g. 0.0001, about 10 m), or a CRS in"
+            " metres, or leave CRS empty for the images' own grid.",
+            "RESOLUTION",
+        )
 
 
 def zone_pixels(target: Target) -> Any:
