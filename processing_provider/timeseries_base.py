@@ -368,6 +368,13 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
                 " to read; buffer them into polygons first)."
             )
         id_field = self.parameterAsString(parameters, self.ID_FIELD, context)
+        names = source.fields().names()
+        for parameter, field in (("ID_FIELD", id_field), ("LABEL_FIELD", label_field)):
+            if field and field not in names:
+                raise QgsProcessingException(
+                    f"{parameter}: the layer has no field '{field}'; its fields are"
+                    f" {', '.join(names) or 'none'}."
+                )
         features, geometries, labels = [], {}, {}
         request = QgsFeatureRequest()
         for feature in source.getFeatures(request):

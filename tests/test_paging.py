@@ -1,6 +1,7 @@
 """A catalogue whose every page has a ``next`` link, or whose ``next`` link goes round
 in a circle: the search stops with a message that says how to narrow it, and a cancel
-is honoured between pages (a real STAC API in a thread of the test process)."""
+is honoured between pages; items the catalogue gets wrong (geometry, datetime, cloud
+cover) are left out and said (a real STAC API in a thread of the test process)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def _item(number: int) -> dict[str, Any]:
 class EndlessHandler(BaseHTTPRequestHandler):
     circle = False
     pages_served = 0
+    #: Items to serve instead (one page, no next link), for other tests.
+    fixed: list[dict[str, Any]] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -75,6 +78,9 @@ class EndlessHandler(BaseHTTPRequestHandler):
         else:
             page = int(parse_qs(parts.query).get("page", ["0"])[0])
             type(self).pages_served += 1
+            if self.fixed is not None:
+                self._json({"type": "FeatureCollection", "features": self.fixed, "links": []})
+                return
             number = 0 if self.circle else page
             self._json({
                 "type": "FeatureCollection", "features": [_item(number)],
@@ -90,8 +96,10 @@ class EndlessHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def endless(circle: bool) -> Iterator[type[EndlessHandler]]:
-    handler = type("Handler", (EndlessHandler,), {"circle": circle, "pages_served": 0})
+def endless(circle: bool, fixed: list | None = None) -> Iterator[type[EndlessHandler]]:
+    """The catalogue on a free port (``fixed``: those items on one page)."""
+    attributes = {"circle": circle, "pages_served": 0, "fixed": fixed}
+    handler = type("Handler", (EndlessHandler,), attributes)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -137,3 +145,23 @@ def test_a_cancel_is_honoured_between_pages():
     with endless(circle=False) as server, pytest.raises(Cancelled):
         search(_request(server.url), is_cancelled)
     assert server.pages_served == 4
+
+
+def test_items_the_catalogue_gets_wrong_are_left_out_and_said():
+    good = _item(1)
+    bad_geometry = _item(2) | {"geometry": {"type": "Polygon", "coordinates": "abc"}}
+    no_date = _item(3) | {"properties": {}}
+    impossible_date = _item(4) | {"properties": {"datetime": "2023-02-30T10:00:00Z"}}
+    cloud_text = _item(5) | {"properties": {"datetime": "2023-06-01T10:00:00Z",
+                                            "eo:cloud_cover": "abc"}}  # fmt: skip
+    items = [good, bad_geometry, no_date, impossible_date, cloud_text]
+    with endless(circle=False, fixed=items) as server:
+        result = search(_request(server.url))
+    assert [item["id"] for item in result.items] == ["item-1"]
+    assert result.rejected == [
+        "item item-2: its geometry is not a GeoJSON geometry",
+        "item item-3: it has no datetime",
+        "item item-4: its datetime '2023-02-30T10:00:00Z' is not a date and time",
+        "item item-5: its eo:cloud_cover 'abc' is not a number",
+    ]
+    assert result.rejection_note().startswith("4 item(s) of the catalogue were left out")

@@ -232,6 +232,8 @@ def test_bad_parameters_are_named(loaded_plugin, sample_stac, tmp_path) -> None:
         ({"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not a class number"),
         ({"STAC_URL": "http://127.0.0.1:9"}, "STAC_URL: Cannot reach"),
         ({"COLLECTION": "nope"}, "COLLECTION: Collection 'nope' does not exist"),
+        ({"ID_FIELD": "nofield"}, "ID_FIELD: the layer has no field 'nofield'"),
+        ({"CRS": "EPSG:4326"}, "RESOLUTION: The grid CRS EPSG:4326 is in degrees"),
     ]
     for change, message in cases:
         params = common(url, site_points()) | {"OUTPUT": str(tmp_path / "x.csv")} | change

@@ -182,6 +182,8 @@ def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
         http=HttpSettings(**params.get("http", {})),
     )
     result = run(request, channel.is_cancelled)
+    if result.rejection_note():
+        channel.log(result.rejection_note(), "warning")
     items = []
     for item in result.items:
         props = item.get("properties", {})

@@ -61,6 +61,8 @@ class SearchResult:
     cloud_filter: str
     dropped_by_client: int = 0
     api_requests: RequestCounter = field(default_factory=RequestCounter)
+    #: Items the catalogue sent that cannot be used, each as "item ID: why".
+    rejected: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the log: items, searches and pages, and where clouds were filtered."""
@@ -68,6 +70,46 @@ class SearchResult:
             f"{len(self.items)} items from {self.api_requests.searches()} search"
             f" ({self.api_requests.count('/search')} pages); cloud filter: {self.cloud_filter}."
         )
+
+    def rejection_note(self) -> str | None:
+        """The log line for the items left out as unusable (the catalogue's mistakes)."""
+        if not self.rejected:
+            return None
+        shown = "; ".join(self.rejected[:5])
+        more = f"; and {len(self.rejected) - 5} more" if len(self.rejected) > 5 else ""
+        return (
+            f"{len(self.rejected)} item(s) of the catalogue were left out because they cannot"
+            f" be used: {shown}{more}."
+        )
+
+
+def item_problem(item: Mapping[str, Any]) -> str | None:
+    """Why a catalogue's item cannot be used, or ``None``: a geometry that is not
+    GeoJSON, no datetime or one that is not a date, a cloud cover that is not a number."""
+    import shapely.geometry
+    from shapely.errors import GEOSException
+
+    label = f"item {item.get('id', '(no id)')}"
+    try:
+        geometry = shapely.geometry.shape(item.get("geometry") or {})
+        if geometry.is_empty:
+            raise ValueError("empty")
+    except (GEOSException, ValueError, TypeError, KeyError, AttributeError, IndexError):
+        return f"{label}: its geometry is not a GeoJSON geometry"
+    props = item.get("properties") or {}
+    try:
+        item_datetime(item)
+    except (ValueError, TypeError, AttributeError):
+        text = props.get("datetime") or props.get("start_datetime")
+        return (
+            f"{label}: its datetime {text!r} is not a date and time"
+            if text
+            else (f"{label}: it has no datetime")
+        )
+    cloud = props.get(CLOUD_PROPERTY)
+    if cloud is not None and (isinstance(cloud, bool) or not isinstance(cloud, (int, float))):
+        return f"{label}: its {CLOUD_PROPERTY} {cloud!r} is not a number"
+    return None
 
 
 def search_area(envelopes: Iterable[tuple[float, float, float, float]]) -> Any:
@@ -209,12 +251,17 @@ def search(request: SearchRequest, is_cancelled: IsCancelled | None = None) -> S
             f"The search at {request.catalogue.url} failed: {type(exc).__name__}: {exc}",
             "STAC_URL",
         ) from None
-    items = [item for item in raw if keep_item(item, request)]
+    rejected, usable = [], []
+    for item in raw:
+        problem = item_problem(item)
+        (usable if problem is None else rejected).append(item if problem is None else problem)
+    items = [item for item in usable if keep_item(item, request)]
     return SearchResult(
         items=items,
         collection=collection,
         bands=asset_bands(collection, items[:5]),
         cloud_filter=cloud_filter,
-        dropped_by_client=len(raw) - len(items),
+        dropped_by_client=len(usable) - len(items),
         api_requests=counter,
+        rejected=rejected,
     )

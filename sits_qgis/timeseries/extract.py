@@ -248,7 +248,7 @@ def plan_run(
         ),
         is_cancelled,
     )
-    notes = run_notes(options)
+    notes = run_notes(options) + list(filter(None, [result.rejection_note()]))
     spec = build_spec(options, result.bands, profile, notes)
     assets = assets_to_load(spec)
     items_read = with_documented_nodata(result.items, profile)
