@@ -19,6 +19,7 @@ from typing import Any
 from .. import __version__
 from ..backend.config import BackendConfig
 from ..choices import AUTO_MASK_BAND
+from ..redact import shown_url
 from . import protocol
 from .server import Channel
 
@@ -213,7 +214,7 @@ def _plan(params: dict[str, Any], channel: Channel, target: Any, buffer: float) 
 
     layer = feature_layer(params["layer"])
     options = series_options(params["options"])
-    channel.log(f"Searching {options.stac_url} for {len(layer.features)} features...")
+    channel.log(f"Searching {shown_url(options.stac_url)} for {len(layer.features)} features...")
     plan = plan_run(layer, options, buffer, target, channel.is_cancelled)
     channel.log(plan.search.summary())
     for note in plan.notes:

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from ..errors import SitsError
 from ..profiles import CatalogueProfile, profiles
+from ..redact import shown_url
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Catalogue:
     @property
     def signs_assets(self) -> bool:
         return self.signing is not None
+
+    @property
+    def shown(self) -> str:
+        """The address for messages and outputs (no credentials written into it)."""
+        return shown_url(self.url)
 
 
 def _from_profile(profile: CatalogueProfile, url: str | None = None) -> Catalogue:
@@ -75,10 +81,10 @@ def resolve_catalogue(text: str | None, parameter: str = "STAC_URL") -> Catalogu
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         presets = ", ".join(known.catalogues)
         raise SitsError(
-            f"'{value}' is neither a catalogue preset ({presets}) nor an http(s) address"
+            f"'{shown_url(value)}' is neither a catalogue preset ({presets}) nor an http(s) address"
             " of a STAC API.",
             parameter,
         )
     if profile is not None:  # another address on a profiled catalogue's host
         return _from_profile(profile, value)
-    return Catalogue("custom", value, value.rstrip("/"))
+    return Catalogue("custom", shown_url(value), value.rstrip("/"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SitsError
+from ..redact import scrubbed
 from .catalogues import Catalogue
 
 #: Seconds to wait for a connection, at most (the answer may take ``timeout_s``).
@@ -116,7 +117,7 @@ class Throttle:
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
+    text = scrubbed(f"{type(exc).__name__}: {exc}".strip())
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -142,7 +143,7 @@ def open_catalogue(
         max_retries=retry_policy(http.retries),
         request_modifier=modifier,
     )
-    where = f"the STAC API at {catalogue.url}"
+    where = f"the STAC API at {catalogue.shown}"
     try:
         client = pystac_client.Client.open(
             catalogue.url,

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from ..errors import Cancelled, SitsError
+from ..redact import scrubbed
 from .bands import AssetBand, asset_bands
 from .catalogues import Catalogue
 from .client import DEFAULT_HTTP, HttpSettings, RequestCounter, open_catalogue
@@ -206,7 +207,7 @@ def _pages(found: Any, request: SearchRequest, is_cancelled: IsCancelled | None)
         new = [f for f in features if f.get("id") not in seen]
         if features and not new:
             raise SitsError(
-                f"The search at {request.catalogue.url} sent page {pages} again with the items"
+                f"The search at {request.catalogue.shown} sent page {pages} again with the items"
                 " of an earlier page (its 'next' link goes round in a circle), so it was"
                 " stopped. The catalogue is at fault; try again later or another catalogue.",
                 "STAC_URL",
@@ -215,7 +216,7 @@ def _pages(found: Any, request: SearchRequest, is_cancelled: IsCancelled | None)
         raw.extend(new)
         if pages >= MAX_PAGES or len(raw) > MAX_ITEMS:
             raise SitsError(
-                f"The search at {request.catalogue.url} was stopped after {pages:,} pages and"
+                f"The search at {request.catalogue.shown} was stopped after {pages:,} pages and"
                 f" {len(raw):,} items (at most {MAX_PAGES:,} pages and {MAX_ITEMS:,} items):"
                 " narrow it with a shorter date range (START_DATE, END_DATE), fewer or closer"
                 " features (INPUT), or a lower MAX_CLOUD.",
@@ -248,7 +249,8 @@ def search(request: SearchRequest, is_cancelled: IsCancelled | None = None) -> S
         raise
     except Exception as exc:
         raise SitsError(
-            f"The search at {request.catalogue.url} failed: {type(exc).__name__}: {exc}",
+            f"The search at {request.catalogue.shown} failed:"
+            f" {scrubbed(f'{type(exc).__name__}: {exc}')}",
             "STAC_URL",
         ) from None
     rejected, usable = [], []

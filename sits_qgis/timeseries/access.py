@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..redact import scrubbed, shown_url, without_queries
 from ..stac.client import DEFAULT_HTTP, HttpSettings
 from ..stac.signing import signer_for
 
@@ -96,7 +97,7 @@ class Access:
 
     def said(self, reason: str, href: str) -> str:
         """GDAL's reason in the user's terms (addresses without their signatures)."""
-        reason = _without_queries(reason)
+        reason = scrubbed(without_queries(reason))
         if "HTTP response code" in reason and reason.rstrip().endswith(": 0"):
             return (
                 f"no answer from the server within {max(1, round(self.http.timeout_s))} s,"
@@ -136,18 +137,11 @@ class Access:
 REFUSED = re.compile(
     r"HTTP response code[^\n]*: 40[13]\b|AccessDenied|Access Denied|AuthenticationFailed"
 )
-#: A query string in an address of a message (a signature is a credential).
-QUERY = re.compile(r"(https?://[^\s?]+)\?\S*?(?=: |\s|$)")
 
 
 def _refused(reason: str) -> bool:
     """Whether GDAL's message is an HTTP 401 or 403 (or S3's access denied)."""
     return REFUSED.search(reason) is not None
-
-
-def _without_queries(reason: str) -> str:
-    """GDAL's message with the addresses it names stripped of their query strings."""
-    return QUERY.sub(r"\1", reason).strip()
 
 
 def asset_href(item: Mapping[str, Any], asset: str, prefer_s3: bool = False) -> str:
@@ -176,5 +170,6 @@ def gdal_path(href: str) -> str:
 
 
 def shown(href: str) -> str:
-    """An address for messages: without its query (a signature is a credential)."""
-    return href.split("?", 1)[0]
+    """An address for messages: without its query (a signature is a credential) and any
+    user name and password."""
+    return shown_url(href.split("?", 1)[0])

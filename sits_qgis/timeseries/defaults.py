@@ -16,6 +16,7 @@ from typing import Any
 from ..choices import AUTO_MASK_BAND
 from ..errors import SitsError
 from ..profiles import CollectionProfile, MaskProfile, profiles
+from ..redact import shown_url
 from ..stac import AssetBand, resolve_bands
 from .indices import DEFAULT_REFLECTANCE_SCALE
 from .options import SeriesOptions
@@ -169,7 +170,7 @@ def guessed_note(options: SeriesOptions, mask: MaskChoice) -> str | None:
     if not parts:
         return None
     return (
-        f"Collection '{options.collection}' of {options.stac_url} has no profile; from its"
-        f" own metadata: {'; '.join(parts)}. Set MASK_BAND, MASK_VALUES or MASK_BITS if this"
-        " is not what the collection uses."
+        f"Collection '{options.collection}' of {shown_url(options.stac_url)} has no profile;"
+        f" from its own metadata: {'; '.join(parts)}. Set MASK_BAND, MASK_VALUES or"
+        " MASK_BITS if this is not what the collection uses."
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..choices import AUTO_MASK_BAND
+from ..redact import shown_url
 from ..stac.client import DEFAULT_HTTP, HttpSettings
 
 #: Dates whose masked fraction is above this are dropped (SITS's default).
@@ -79,7 +80,7 @@ class SeriesOptions:
     def provenance(self) -> dict[str, object]:
         """The options as written into outputs: everything except the credentials."""
         return {
-            "stac_url": self.stac_url,
+            "stac_url": shown_url(self.stac_url),
             "collection": self.collection,
             "bands": list(self.bands),
             "start": self.start.isoformat(),
