@@ -27,6 +27,8 @@ HTTP_TIMEOUT = "SITS_HTTP_TIMEOUT"
 HTTP_RETRIES = "SITS_HTTP_RETRIES"
 ENGINE_FOLDER = "SITS_ENGINE_FOLDER"
 ENGINE_PYTHON = "SITS_ENGINE_PYTHON"
+CREDENTIAL_HOSTS = "SITS_CREDENTIAL_HOSTS"
+LOCAL_FILES = "SITS_LOCAL_FILES"
 
 #: (label shown in the options, engine mode), in the order the list shows them.
 MODES = (
@@ -96,6 +98,20 @@ def _settings() -> list[Setting]:
             "HTTP retries after a failed request (STAC API and image reads)",
             DEFAULT_HTTP.retries,
         ),
+        Setting(
+            GROUP,
+            CREDENTIAL_HOSTS,
+            "Other hosts of image files that get the catalogue's credentials (comma-separated;"
+            " the catalogue's own host and its profile's always do)",
+            "",
+            placeholder="data.example.org",
+        ),
+        Setting(
+            GROUP,
+            LOCAL_FILES,
+            "Read assets that a catalogue gives as local files or GDAL paths",
+            False,
+        ),
     ]
 
 
@@ -158,6 +174,15 @@ def http_settings() -> dict[str, Any]:
             f"Processing options > Providers > SITS: {exc} Correct the HTTP settings there."
         ) from None
     return {"timeout_s": http.timeout_s, "retries": http.retries}
+
+
+def access_settings() -> dict[str, Any]:
+    """Which other hosts get the credentials, and whether local files may be read."""
+    hosts = str(ProcessingConfig.getSetting(CREDENTIAL_HOSTS) or "")
+    return {
+        "credential_hosts": [h.strip() for h in hosts.split(",") if h.strip()],
+        "local_files": bool(ProcessingConfig.getSetting(LOCAL_FILES)),
+    }
 
 
 def set_engine_python(python: str) -> None:

@@ -37,7 +37,7 @@ from sits_qgis.profiles import profiles_for_display as profiles
 
 from . import engine
 from .base import SitsAlgorithm
-from .settings import default_catalogue, http_settings
+from .settings import access_settings, default_catalogue, http_settings
 
 DEFAULT_START = "2023-01-01"
 DEFAULT_END = "2023-12-31"
@@ -343,6 +343,7 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             "harmonize": self.parameterAsBoolean(parameters, self.HARMONIZE, context),
             "values": choice_values(VALUES)[self.parameterAsEnum(parameters, self.VALUES, context)],
             **self.credentials(parameters, context),
+            **access_settings(),
             "http": http_settings(),
         }
 

@@ -49,6 +49,8 @@ class StoreRules:
     #: is not verified (the engine's part ends with GDAL signing with the right key).
     s3_key: str | None = None
     s3_keys_seen: set[str] = field(default_factory=set)
+    #: Every Authorization header received (None when a request had none).
+    authorizations: list[str | None] = field(default_factory=list)
     tokens_issued: int = 0
     refused: list[str] = field(default_factory=list)
     throttled: set[str] = field(default_factory=set)
@@ -91,6 +93,8 @@ class BlobHandler(RangeRequestHandler):
             self._send(200, body, "application/json")
             return None
         time.sleep(rules.latency_s)
+        with rules.lock:
+            rules.authorizations.append(self.headers.get("Authorization"))
         if rules.bearer and self.headers.get("Authorization") != f"Bearer {rules.bearer}":
             with rules.lock:
                 rules.refused.append(parts.path)

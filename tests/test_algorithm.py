@@ -229,8 +229,24 @@ def test_processing_options_become_the_backend_settings(backend_settings):
     assert names == [
         settings.ENGINE_FOLDER, settings.ENGINE_PYTHON, settings.MODE, settings.WORKERS,
         settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE,
-        settings.HTTP_TIMEOUT, settings.HTTP_RETRIES,
+        settings.HTTP_TIMEOUT, settings.HTTP_RETRIES, settings.CREDENTIAL_HOSTS,
+        settings.LOCAL_FILES,
     ]  # fmt: skip
+
+
+def test_access_settings_are_read(backend_settings):
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    assert settings.access_settings() == {"credential_hosts": [], "local_files": False}
+    ProcessingConfig.setSettingValue(settings.CREDENTIAL_HOSTS, " data.example.org, b.org:8080 ")
+    ProcessingConfig.setSettingValue(settings.LOCAL_FILES, True)
+    try:
+        assert settings.access_settings() == {
+            "credential_hosts": ["data.example.org", "b.org:8080"], "local_files": True,
+        }  # fmt: skip
+    finally:
+        ProcessingConfig.setSettingValue(settings.CREDENTIAL_HOSTS, "")
+        ProcessingConfig.setSettingValue(settings.LOCAL_FILES, False)
 
 
 def test_http_settings_are_read_and_checked(backend_settings):

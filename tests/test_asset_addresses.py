@@ -67,3 +67,44 @@ def test_s3_hrefs_with_an_https_alternate_give_the_same_rows(
 
     assert sorted(through, key=key) == sorted(direct, key=key)
     assert len(direct) > 0
+
+
+@pytest.fixture(scope="module")
+def local_file_catalogue(sample_stac, tmp_path_factory):
+    """The Earth Search convention's items with asset hrefs naming the files on disk."""
+    served, catalogue = sample_stac
+    source = catalogue.collections["earth-search"]
+    root = tmp_path_factory.mktemp("local-files")
+
+    def make(files_url: str):
+        folder = root / "local-items"
+        folder.mkdir()
+        (folder / "collection.json").write_text((source / "collection.json").read_text())
+        lines = []
+        for line in (source / "items.ndjson").read_text().splitlines():
+            item = json.loads(line)
+            for asset in item["assets"].values():
+                path = asset["href"].removeprefix(served.files_url + "/")
+                asset["href"] = str(catalogue.root / path)
+            lines.append(json.dumps(item))
+        (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
+        return {"local": folder}
+
+    with serve_folder(root, make) as local:
+        yield local.stac_urls["local"]
+
+
+def test_local_files_named_by_a_catalogue_are_read_only_when_allowed(
+    local_file_catalogue, sample_stac, sequential_backend
+):
+    served, _ = sample_stac
+    _, refused = run_points(local_file_catalogue, sequential_backend)
+    assert refused and all("is not an http(s) or s3:// address" in r["status"] for r in refused)
+    assert all("allows local files" in r["status"] for r in refused)
+    _, direct = run_points(served.stac_urls["earth-search"], sequential_backend)
+    _, allowed = run_points(local_file_catalogue, sequential_backend, local_files=True)
+
+    def key(row: dict) -> tuple:
+        return row["feature_id"], row["date"]
+
+    assert sorted(allowed, key=key) == sorted(direct, key=key)

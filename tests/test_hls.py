@@ -52,10 +52,17 @@ def hls(tmp_path_factory):
             url = served.stac_urls[COLLECTION]
             shipped = json.loads(PROFILES_FILE.read_text())["catalogues"]["lp-daac"]
             profile = root / "profiles.json"
+            # the files' host gets the token, as LP DAAC's profile says of its data host
+            data_host = store_url.removeprefix("http://")
+            rules.data_host = data_host  # type: ignore[attr-defined]
             profile.write_text(json.dumps({"catalogues": {"local-lp-daac": {
-                **shipped, "title": "Local LP DAAC", "url": url,
+                **shipped, "title": "Local LP DAAC", "url": url, "credential_hosts": [data_host],
             }}}))  # fmt: skip
-            yield url, root, profile, rules
+            unlisted = root / "unlisted.json"
+            unlisted.write_text(json.dumps({"catalogues": {"local-lp-daac": {
+                **shipped, "title": "Local LP DAAC", "url": url, "credential_hosts": [],
+            }}}))  # fmt: skip
+            yield url, root, profile, rules, unlisted
 
 
 def run(url: str, backend, token: str, **changes):
@@ -84,7 +91,7 @@ def local(root: Path, item: dict, key: str) -> str:
 def test_an_expired_earthdata_token_is_said_per_feature(hls, sequential_backend, monkeypatch):
     """First in this file: GDAL keeps what it has read for the process, so the files
     must not have been read with the valid token before."""
-    url, _, profile, rules = hls
+    url, _, profile, rules, _ = hls
     monkeypatch.setenv(USER_PROFILES_VARIABLE, str(profile))
     _, rows = run(url, sequential_backend, "expired-token")
     assert len(rows) == len(SITES)
@@ -96,10 +103,26 @@ def test_an_expired_earthdata_token_is_said_per_feature(hls, sequential_backend,
     assert rules.refused
 
 
+def test_the_token_goes_only_to_the_hosts_it_is_for(hls, sequential_backend, monkeypatch):
+    """A files' host that neither the profile nor the user lists never sees the token:
+    each feature says so and how to allow it; listed by the user, it gets it. (Second in
+    this file: the files are still unread, as GDAL keeps what it read.)"""
+    url, _, _, rules, unlisted = hls
+    monkeypatch.setenv(USER_PROFILES_VARIABLE, str(unlisted))
+    rules.authorizations.clear()
+    _, rows = run(url, sequential_backend, TOKEN)
+    assert rows and all("were not sent to it" in r["status"] for r in rows), rows[0]
+    assert rules.authorizations and not any(rules.authorizations)
+    data_host = rules.data_host
+    _, rows = run(url, sequential_backend, TOKEN, credential_hosts=(data_host,))
+    assert {r["status"] for r in rows} == {"ok", "masked"}
+    assert f"Bearer {TOKEN}" in rules.authorizations
+
+
 def test_profile_bands_default_fmask_and_physical_values_equal_the_files(
     hls, sequential_backend, monkeypatch
 ):
-    url, root, profile, _ = hls
+    url, root, profile, *_ = hls
     monkeypatch.setenv(USER_PROFILES_VARIABLE, str(profile))
     plan, rows = run(url, sequential_backend, TOKEN)
     assert plan.spec.mask_asset == FMASK and plan.spec.mask_bits == DEFAULT_BITS

@@ -294,7 +294,8 @@ def test_features_without_images_or_geometry_get_a_status_and_others_go_on(
         ({"mask_band": "cloudmask"}, "MASK_BAND", "'cloudmask' does not exist"),
         ({"end": date(2021, 12, 1)}, "END_DATE", "before the start date"),
         ({"indices": ("NOPE",)}, "INDICES", "Unknown spectral index"),
-        ({"crs": "EPSG:4326"}, "BUFFER", "geographic"),
+        ({"crs": "EPSG:4326", "resolution": 0.0001}, "BUFFER", "geographic"),
+        ({"crs": "EPSG:4326"}, "RESOLUTION", "is in degrees"),
     ],
 )
 def test_whole_run_mistakes_name_their_parameter(stac, changes, parameter, words) -> None:

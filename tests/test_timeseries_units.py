@@ -164,9 +164,14 @@ def test_http_settings_reach_gdal_and_the_api_client() -> None:
     from sits_qgis.stac.client import HttpSettings, retry_policy
     from sits_qgis.timeseries.access import Access
 
-    options = Access({"Authorization": "Basic x"}, HttpSettings(5.0, 1)).gdal_options()
+    access = Access(
+        {"Authorization": "Basic x"}, HttpSettings(5.0, 1), credential_hosts=frozenset({"a.org"})
+    )
+    options = access.gdal_options("https://a.org/x.tif")
     assert (options["GDAL_HTTP_TIMEOUT"], options["GDAL_HTTP_MAX_RETRY"]) == ("5", "1")
     assert options["GDAL_HTTP_HEADERS"] == "Authorization: Basic x"
+    # another host never gets the credentials
+    assert "GDAL_HTTP_HEADERS" not in access.gdal_options("https://elsewhere.org/x.tif")
     assert HttpSettings(5.0, 1).api_timeout == (5.0, 5.0)
     assert HttpSettings(120.0, 1).api_timeout == (10.0, 120.0)
     assert retry_policy(2).total == 2

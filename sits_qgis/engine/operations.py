@@ -137,6 +137,8 @@ def series_options(data: dict[str, Any]) -> Any:
         physical=data.get("values", "stored") == "physical",
         headers=dict(data.get("headers", {})),
         s3=dict(data.get("s3", {})),
+        credential_hosts=tuple(data.get("credential_hosts", ())),
+        local_files=bool(data.get("local_files", False)),
         http=HttpSettings(**data.get("http", {})),
     )
 

@@ -14,10 +14,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..redact import scrubbed, shown_url, without_queries
 from ..stac.client import DEFAULT_HTTP, HttpSettings
 from ..stac.signing import signer_for
+from .problems import FeatureProblem
 
 #: GDAL settings for reading COGs over HTTP: no directory listing, retries with
 #: backoff (GDAL retries 429 and 5xx answers), bounded waits, merged neighbouring
@@ -38,6 +40,8 @@ GDAL_HTTP_OPTIONS: dict[str, str] = {
     # costs 0.4 ms of CPU instead of 1.3 ms
     "GTIFF_SRS_SOURCE": "GEOKEYS",
 }
+#: The address schemes read without the user's leave.
+REMOTE_SCHEMES = ("http://", "https://", "s3://")
 #: The environment variables with which GDAL finds AWS credentials by itself.
 AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
@@ -59,17 +63,28 @@ class Access:
     account: str | None = None
     #: GDAL's settings for the catalogue's own S3 endpoint, if it has one.
     s3_endpoint: dict[str, str] = field(default_factory=dict)
+    #: Hosts (``host`` or ``host:port``) that get the ``headers``: the catalogue's, its
+    #: profile's, and those the user lists; no other host ever sees the credentials.
+    credential_hosts: frozenset[str] = frozenset()
+    #: Whether local files and GDAL paths named by the catalogue may be read.
+    local_files: bool = False
+
+    def sends_credentials(self, href: str) -> bool:
+        """Whether the ``headers`` go with a request for ``href``."""
+        parts = urlsplit(href)
+        return bool({parts.hostname or "", parts.netloc.lower()} & self.credential_hosts)
 
     @property
     def has_s3_credentials(self) -> bool:
         return bool(self.s3) or any(os.environ.get(name) for name in AWS_VARIABLES)
 
-    def gdal_options(self) -> dict[str, str]:
-        """GDAL's settings for this collection's files, credentials included."""
+    def gdal_options(self, href: str = "") -> dict[str, str]:
+        """GDAL's settings for reading ``href``, with the credential headers when its
+        host is one of ``credential_hosts``."""
         options = dict(GDAL_HTTP_OPTIONS)
         options["GDAL_HTTP_TIMEOUT"] = str(max(1, round(self.http.timeout_s)))  # whole seconds
         options["GDAL_HTTP_MAX_RETRY"] = str(self.http.retries)
-        if self.headers:
+        if self.headers and self.sends_credentials(href):
             options["GDAL_HTTP_HEADERS"] = "\r\n".join(f"{k}: {v}" for k, v in self.headers.items())
         options.update(self.s3_endpoint)
         if self.s3:
@@ -83,6 +98,12 @@ class Access:
     def address(self, item: Mapping[str, Any], asset: str) -> str:
         """The asset's address to read now: signed with a token that has time left."""
         href = asset_href(item, asset, prefer_s3=self.has_s3_credentials)
+        if not href.startswith(REMOTE_SCHEMES) and not self.local_files:
+            raise FeatureProblem(
+                f"asset '{asset}' of item {item.get('id')} is not an http(s) or s3:// address"
+                f" ({shown(href)}): the catalogue names a local file or a GDAL path, which is"
+                " not read unless Processing options > Providers > SITS allows local files"
+            )
         signer = signer_for(self.token_url)
         return href if signer is None else signer.sign(href)
 
@@ -121,6 +142,14 @@ class Access:
                 " AWS_SECRET_ACCESS_KEY for QGIS, or read the asset's https alternate"
             )
         account = f". This catalogue needs: {self.account.rstrip('.')}" if self.account else ""
+        if self.headers and not self.sends_credentials(href):
+            host = urlsplit(href).netloc
+            return (
+                f"the server {host} refuses the file ({reason}), and AUTHCFG's credentials"
+                " were not sent to it: they go only to the catalogue's host, its profile's"
+                " and the hosts listed in Processing options > Providers > SITS; add"
+                f" {host} there if it needs them{account}"
+            )
         if self.headers:
             return (
                 f"the server refuses the file with the credentials of AUTHCFG ({reason}):"

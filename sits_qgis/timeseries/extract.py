@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..backend import Backend, Task
 from ..choices import AUTO_MASK_BAND
@@ -24,6 +25,7 @@ from ..errors import SitsError
 from ..profiles import CollectionProfile
 from ..stac import (
     AssetBand,
+    Catalogue,
     SearchRequest,
     SearchResult,
     check_dates,
@@ -184,6 +186,16 @@ def build_spec(
     )
 
 
+def credential_hosts(catalogue: Catalogue, options: SeriesOptions) -> frozenset[str]:
+    """The hosts that get AUTHCFG's headers: the catalogue's, its profile's data hosts
+    (NASA's LP DAAC serves its files from another host), and the user's."""
+    own = urlsplit(catalogue.url).netloc.lower()
+    listed = catalogue.profile.credential_hosts if catalogue.profile else ()
+    return frozenset(
+        h.strip().lower() for h in (own, *listed, *options.credential_hosts) if h.strip()
+    )
+
+
 TargetFor = Callable[[Any, Any], Target]
 
 
@@ -263,6 +275,8 @@ def plan_run(
         requester_pays=bool(profile and profile.requester_pays),
         account=catalogue.profile.account if catalogue.profile else None,
         s3_endpoint=dict(catalogue.profile.s3_endpoint) if catalogue.profile else {},
+        credential_hosts=credential_hosts(catalogue, options),
+        local_files=options.local_files,
     )
     # what the items do not state of their grid, their files' headers say
     header = functools.partial(file_header, access=access)

@@ -203,12 +203,11 @@ def _read_asset(
     kept 28.6 requests in flight against a 20 ms server; rasterio stays near 8).
     """
     read_once = _read_once_gdal if GDAL_BINDINGS else _read_once_rasterio
-    options = access.gdal_options()
     href = access.address(item, asset)
-    read, reason = read_once(href, item, asset, targets, options)
+    read, reason = read_once(href, item, asset, targets, access.gdal_options(href))
     if read is None and access.renewable(href, reason):
         href = access.address(item, asset)
-        read, reason = read_once(href, item, asset, targets, options)
+        read, reason = read_once(href, item, asset, targets, access.gdal_options(href))
     if read is None:
         raise FeatureProblem(
             f"cannot read asset '{asset}' of item {item['id']} ({shown(href)}):"
@@ -311,7 +310,7 @@ def file_header(
         return _headers[key]
     href = access.address(item, asset)
     try:
-        with _rasterio_env(access.gdal_options()), rasterio.open(gdal_path(href)) as dataset:
+        with _rasterio_env(access.gdal_options(href)), rasterio.open(gdal_path(href)) as dataset:
             if not dataset.crs:
                 raise FeatureProblem(
                     f"item {item['id']} states no CRS and its asset '{asset}' ({shown(href)}) has"

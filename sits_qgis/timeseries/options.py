@@ -75,6 +75,11 @@ class SeriesOptions:
     headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: AWS credentials for ``s3://`` assets (GDAL's option names), from AUTHCFG.
     s3: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: Hosts of image files that also get the ``headers`` (the catalogue's own host and
+    #: its profile's always do).
+    credential_hosts: tuple[str, ...] = ()
+    #: Whether assets whose address is a local file or a GDAL path may be read.
+    local_files: bool = False
     http: HttpSettings = DEFAULT_HTTP
 
     def provenance(self) -> dict[str, object]:
