@@ -1,6 +1,7 @@
 """Addresses as they may be shown: without the credentials some users write into them.
 
-A STAC API address may carry a user name and password (``https://user:pass@host``) or
+A STAC API address may carry a user name and password (``user:password@`` before the
+host) or
 a token in its query (``?token=...``), and GDAL's messages repeat signed asset
 addresses (``?se=...&sig=...``). What reaches an output, a log line or a message goes
 through ``shown_url`` or ``without_queries``; the full address is only ever used to
