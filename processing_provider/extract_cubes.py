@@ -181,6 +181,9 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
                 feedback.pushWarning(f"Feature '{outcome['feature_id']}': {status}")
             else:
                 written.append((outcome["feature_id"], outcome["path"]))
+                if outcome["message"]:  # written, without the dates that could not be read
+                    status = f"{outcome['status']}: {outcome['message']}"
+                    feedback.pushWarning(f"Feature '{outcome['feature_id']}': {status}")
             feature = QgsFeature(fields)
             feature.setAttributes(
                 [outcome["feature_id"], outcome["path"] or None, status, outcome["dates"],

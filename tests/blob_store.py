@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +53,14 @@ class StoreRules:
     s3_keys_seen: set[str] = field(default_factory=set)
     #: Every Authorization header received (None when a request had none).
     authorizations: list[str | None] = field(default_factory=list)
+    #: Faults, each on the first request of a blob whose path hashes into the given
+    #: fraction: "truncate" sends half the body and closes, "reset" closes at once.
+    fault: str | None = None
+    fault_fraction: float = 0.0
+    faulted: set[str] = field(default_factory=set)
+    #: Unsigned blobs are served at /<any name>/<path> (a name per catalogue keeps
+    #: GDAL's memory of one test's files out of the next).
+    named: bool = False
     tokens_issued: int = 0
     refused: list[str] = field(default_factory=list)
     throttled: set[str] = field(default_factory=set)
@@ -77,6 +87,19 @@ class BlobHandler(RangeRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _fail(self, fault: str) -> None:
+        """A dropped connection, or an answer cut short after half its body."""
+        self.close_connection = True
+        if fault == "truncate":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/tiff")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.write(b"\0" * 2048)
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        return None
 
     def send_head(self) -> Any:
         rules = self.rules
@@ -129,11 +152,17 @@ class BlobHandler(RangeRequestHandler):
             if first:
                 self._send(429, b"slow down", "text/plain", {"Retry-After": "1"})
                 return None
+        if rules.fault and zlib.crc32(parts.path.encode()) % 1000 < rules.fault_fraction * 1000:
+            with rules.lock:
+                first = parts.path not in rules.faulted
+                rules.faulted.add(parts.path)
+            if first:
+                return self._fail(rules.fault)
         if rules.signed:
             segments = parts.path.split("/", 3)  # '', account, container, blob
             self.path = "/" + segments[3]
-        elif rules.s3_key is not None:
-            self.path = "/" + parts.path.split("/", 2)[2]  # '', bucket, key
+        elif rules.s3_key is not None or rules.named:
+            self.path = "/" + parts.path.split("/", 2)[2]  # '', bucket or name, key
         return super().send_head()
 
 

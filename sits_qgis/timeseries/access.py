@@ -40,6 +40,8 @@ GDAL_HTTP_OPTIONS: dict[str, str] = {
     # costs 0.4 ms of CPU instead of 1.3 ms
     "GTIFF_SRS_SOURCE": "GEOKEYS",
 }
+#: The HTTP status in GDAL's messages ("HTTP response code on URL: 503"; 0: no answer).
+HTTP_CODE = re.compile(r"HTTP response code[^\n]*?: (\d+)")
 #: The address schemes read without the user's leave.
 REMOTE_SCHEMES = ("http://", "https://", "s3://")
 #: The environment variables with which GDAL finds AWS credentials by itself.
@@ -116,16 +118,56 @@ class Access:
         signer.forget(href)
         return True
 
-    def said(self, reason: str, href: str) -> str:
-        """GDAL's reason in the user's terms (addresses without their signatures)."""
-        reason = scrubbed(without_queries(reason))
-        if "HTTP response code" in reason and reason.rstrip().endswith(": 0"):
+    def probe(self, href: str) -> str:
+        """Why an http(s) file could not be opened when GDAL does not say (GDAL 3.6 gives
+        no message for a 404): the server's own answer to a one-byte request."""
+        if not href.startswith(("http://", "https://")):
+            return "GDAL gave no reason"
+        import requests
+
+        headers = {"Range": "bytes=0-0"}
+        if self.sends_credentials(href):
+            headers.update(self.headers)
+        try:
+            answer = requests.get(href, headers=headers, timeout=self.http.api_timeout)
+        except requests.RequestException as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if answer.status_code == 404:
             return (
-                f"no answer from the server within {max(1, round(self.http.timeout_s))} s,"
-                f" after {self.http.retries} retries (it timed out or refused the"
-                " connection; the HTTP timeout and retries are in Processing options >"
-                " Providers > SITS)"
+                "HTTP 404 (Not Found): the file does not exist at the address the catalogue gives"
             )
+        if answer.status_code >= 400:
+            return f"HTTP response code: {answer.status_code} ({answer.reason})"
+        return "GDAL cannot open it as a raster (a damaged file, or not an image)"
+
+    def transient(self, reason: str) -> bool:
+        """Whether another attempt may read the file: no answer or a dropped connection
+        (GDAL's HTTP code 0), a body cut short (a decoding error); not a refusal, a
+        missing file, or an answer 429/5xx (GDAL has retried those itself)."""
+        if not reason or _refused(reason):
+            return False
+        code = HTTP_CODE.search(reason)
+        return code is None or code.group(1) == "0"
+
+    def said(self, reason: str, href: str, attempts: int = 1, timed_out: bool = False) -> str:
+        """GDAL's reason in the user's terms (addresses without their signatures);
+        ``attempts`` made, the last of which ``timed_out`` or not."""
+        reason = scrubbed(without_queries(reason or self.probe(href)))
+        tries = f"{attempts} attempts" if attempts > 1 else "one attempt"
+        settings = "the HTTP timeout and retries are in Processing options > Providers > SITS"
+        code = HTTP_CODE.search(reason)
+        if code is not None and code.group(1) == "0":
+            if timed_out:
+                return (
+                    f"no answer from the server within {max(1, round(self.http.timeout_s))} s,"
+                    f" after {tries} ({settings})"
+                )
+            return (
+                "the server closed or refused the connection before answering, after"
+                f" {tries} (the network or the server is failing; {settings})"
+            )
+        if attempts > 1 and self.transient(reason):
+            return f"{reason} (after {tries})"
         if not _refused(reason):
             return reason
         if href.startswith("s3://"):

@@ -198,10 +198,17 @@ def _write_cube(
         write_netcdf(cube_dataset(job, series, spec, cube), cube.path)
     except Exception as exc:  # one feature's failure must not stop the others
         return CubeOutcome(job.feature_id, status=STATUS_ERROR, message=problem_message(exc))
+    unread = [why for why in loaded.failed if why]
     return CubeOutcome(
         job.feature_id,
         cube.path,
         dates=len(series.times),
         shape=tuple(job.target.geobox.shape),
         items=sorted({i for ids in series.item_ids for i in ids}),
+        message=(
+            f"{len(unread)} date(s) left out because a file could not be read; the first:"
+            f" {unread[0]}"
+            if unread
+            else ""
+        ),
     )

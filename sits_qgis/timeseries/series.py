@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,8 @@ class CleanSeries:
     variables: dict[str, np.ndarray]
     zone: np.ndarray
     item_ids: list[list[str]]
+    #: Why each date could not be read ("" when it was): such dates have no values.
+    failed: list[str] = field(default_factory=list)
 
 
 def needs_offset(item: Mapping[str, Any]) -> bool:
@@ -118,7 +120,9 @@ def clean_series(
         valid &= np.isfinite(values)
     # dates dropped on their mask alone had no band read: their fraction is the mask's
     fraction = np.where(loaded.skipped, mask_fraction, valid.sum(axis=(1, 2)) / zone.sum())
-    dropped = (1.0 - fraction) > spec.max_masked
+    failed = np.array([bool(why) for why in loaded.failed] or [False] * len(times), dtype=bool)
+    fraction[failed] = 0.0
+    dropped = ((1.0 - fraction) > spec.max_masked) | failed
     valid[dropped] = False
     for values in raw.values():
         values[~valid] = np.nan
@@ -140,6 +144,8 @@ def clean_series(
     variables = {name: source[key] for name, key in spec.outputs.items()}
     for plan in spec.indices:
         variables[plan.name] = compute_index(plan, physical)
+    for values in variables.values():  # a date that could not be read is not filled either
+        values[failed[keep]] = np.nan
     return CleanSeries(
         times=times[keep],
         valid_fraction=fraction[keep],
@@ -147,6 +153,7 @@ def clean_series(
         variables=variables,
         zone=zone,
         item_ids=[[i["id"] for i in g] for g, k in zip(loaded.groups, keep, strict=True) if k],
+        failed=[why for why, k in zip(loaded.failed or [""] * len(times), keep, strict=True) if k],
     )
 
 

@@ -89,7 +89,10 @@ def series_rows(
     for step, when in enumerate(series.times):
         values = {name: column[step] for name, column in columns.items()}
         has_value = has_values[step]
-        if not series.dropped[step]:
+        why = series.failed[step] if series.failed else ""
+        if why:
+            status = f"{STATUS_ERROR}: {why}"
+        elif not series.dropped[step]:
             status = STATUS_OK
         else:
             status = STATUS_FILLED if has_value else STATUS_MASKED
