@@ -7,6 +7,7 @@ user-facing errors come back), and declare outputs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,23 @@ def help_text(text: str) -> str:
 
 class Cancelled(Exception):
     """The user cancelled; the algorithm returns without outputs."""
+
+
+def remove_output(destination: str) -> bool:
+    """Delete a vector output's file (``path`` or ``path|layername=...``) and its
+    GeoPackage side files, once its sink is closed: a run that did not finish must not
+    leave a file that looks complete. Memory layers and missing files: ``False``."""
+    path = destination.split("|", 1)[0]
+    if not os.path.isfile(path):
+        return False
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            os.remove(name)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+    return True
 
 
 class SitsAlgorithm(QgsProcessingAlgorithm):

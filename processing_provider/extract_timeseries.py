@@ -17,7 +17,7 @@ from qgis.PyQt.QtCore import QDateTime, Qt
 
 from sits_qgis.choices import ZONAL_STATISTICS, labels
 
-from .base import Cancelled, help_text
+from .base import Cancelled, help_text, remove_output
 from .fields import FieldType, new_fields
 from .result_layers import SeriesLayerStyle, post_process
 from .timeseries_base import TimeSeriesAlgorithm
@@ -141,8 +141,15 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         }
         try:
             counts = self.run_engine(feedback, "extract_table", request, on_event)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled: the table is incomplete.") from None
+        except (Cancelled, QgsProcessingException) as exc:
+            # an incomplete table must not stay at its destination looking complete
+            destinations = [sinks.get("table_id"), sinks.get("layer_id")]
+            sinks.clear()  # closes the files
+            removed = [d for d in destinations if d and remove_output(d)]
+            what = " (the incomplete outputs were removed)" if removed else ""
+            if isinstance(exc, Cancelled):
+                raise QgsProcessingException(f"Cancelled: nothing was written{what}.") from None
+            raise QgsProcessingException(f"{exc}{what}") from None
         results = {
             self.OUTPUT: sinks["table_id"],
             "FEATURES": state["done"] - state["failed"],

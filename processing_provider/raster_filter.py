@@ -143,8 +143,7 @@ class RasterFilterAlgorithm(TiledRasterAlgorithm):
                     "cog": cog,
                 },
             )
-        except Cancelled:
-            feedback.pushInfo("Cancelled: no output was written.")
-            return {}
+        except Cancelled:  # a failure everywhere: qgis_process exits non-zero
+            raise QgsProcessingException("Cancelled: no output was written.") from None
         post_process(context, output, RasterLikeInput(layer))
         return {self.OUTPUT: output}

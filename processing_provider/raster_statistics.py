@@ -130,9 +130,8 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
                     "with_tiles": with_tiles,
                 },
             )
-        except Cancelled:
-            feedback.pushInfo("Cancelled: no statistics.")
-            return {}
+        except Cancelled:  # a failure everywhere: qgis_process exits non-zero
+            raise QgsProcessingException("Cancelled: no statistics.") from None
 
         results: dict[str, Any] = dict(stats["values"])
         if results["COUNT"] == 0:

@@ -206,8 +206,9 @@ def test_cancel_returns_quickly_without_results(tmp_path, backend_settings):
             feedback.cancel()
 
     feedback.progressChanged.connect(cancel_once)
-    result = run({"INPUT": str(path), "BAND": 1, "CHUNK_SIZE": 64}, feedback)
-    assert result == {}
+    # a cancel is a failure, as everywhere in QGIS (qgis_process exits non-zero)
+    with pytest.raises(QgsProcessingException, match="Cancelled: no statistics"):
+        run({"INPUT": str(path), "BAND": 1, "CHUNK_SIZE": 64}, feedback)
     assert time.monotonic() - cancelled_at[0] < 2.0
 
 

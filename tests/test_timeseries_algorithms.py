@@ -509,3 +509,31 @@ def test_values_mask_bits_and_an_empty_mask_band_reach_the_engine(
     with open(bits["OUTPUT"]) as table:
         statuses = {row["status"] for row in csv.DictReader(table)}
     assert statuses == {"ok", "masked"}
+
+
+@pytest.fixture(scope="module")
+def slow_stac(tmp_path_factory):
+    """The sample catalogue behind a file server that takes 150 ms per request, so that
+    a cancel lands in the middle of a run."""
+    root = tmp_path_factory.mktemp("slow-store")
+    with serve_catalogue(root, SITES, DATES, conventions=("earth-search",), latency_ms=150) as (
+        served,
+        _,
+    ):
+        yield served.stac_urls["earth-search"]
+
+
+@pytest.mark.parametrize("output", ["table.csv", "table.gpkg"])
+def test_a_cancelled_table_leaves_nothing_at_its_destination(
+    loaded_plugin, slow_stac, tmp_path, output
+) -> None:
+    """Cancelled after its first feature, the run fails (as a cancel does everywhere in
+    QGIS) and neither the table nor the layer stays at the destination, incomplete."""
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda _: feedback.cancel())
+    table, layer = tmp_path / output, tmp_path / f"layer-{output}"
+    params = common(slow_stac, site_points()) | {"OUTPUT": str(table), "OUTPUT_LAYER": str(layer)}
+    with pytest.raises(QgsProcessingException, match="Cancelled: nothing was written"):
+        processing.run("sits:extracttimeseries", params, feedback=feedback)
+    assert not table.exists() and not layer.exists()
+    assert not list(tmp_path.iterdir())
