@@ -49,3 +49,23 @@ def test_bad_band_is_a_message_not_a_traceback(qgis_process, tmp_path):
     output = done.stdout + done.stderr
     assert "BAND: Band 2 does not exist" in output
     assert "Traceback" not in output
+
+
+def test_a_truncated_raster_is_a_message_without_dask_noise(qgis_process, tmp_path):
+    """A GeoTIFF cut short after its header: the run fails with a message that names
+    the tile and the file's problem; no traceback, neither ours nor dask's."""
+    data = np.random.default_rng(5).normal(0, 1, (600, 600)).astype("float32")
+    path = write_raster(tmp_path / "cut.tif", data, None, block=64)
+    size = path.stat().st_size
+    with open(path, "r+b") as raster:
+        raster.truncate(int(size * 0.6))
+    done = qgis_process(
+        "run", "sits:rasterfilter", "--", f"INPUT={path}", "FILTER=2", "SIZE=3",
+        "CHUNK_SIZE=128", f"OUTPUT={tmp_path / 'out.tif'}",
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Traceback" not in output and "See previous exception" not in output
+    assert "distributed." not in output  # dask's own log lines
+    assert "cut.tif" in output or "tile" in output, output[-2000:]
+    assert not (tmp_path / "out.tif").exists()

@@ -8,6 +8,7 @@ user cancels, and turns a worker's exception into a ``TaskFailed`` that names th
 
 from __future__ import annotations
 
+import ast
 import importlib
 import logging
 import multiprocessing.spawn
@@ -68,7 +69,30 @@ def describe_exception(exc: BaseException) -> str:
             " size or raise the memory per worker)"
         )
     text = str(exc).strip()
+    if "See previous exception" in text:  # rasterio: GDAL's own words are the cause
+        causes = []
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and len(causes) < 3:
+            causes.append(str(cause).strip())
+            cause = cause.__cause__ or cause.__context__
+        detail = "; ".join(c for c in causes if c) or text
+        return f"the raster cannot be read there ({detail}): the file is damaged or truncated"
     return f"{name}: {text}" if text else name
+
+
+def _work_item(exc: BaseException) -> WorkItemError | None:
+    """The ``WorkItemError`` a task raised, also when dask could not rebuild it on this
+    side and sent its text instead (``Exception("WorkItemError('tile ...', '...')")``)."""
+    if isinstance(exc, WorkItemError):
+        return exc
+    text = str(exc)
+    if type(exc) is Exception and text.startswith("WorkItemError("):
+        try:
+            label, message = ast.literal_eval(text[len("WorkItemError") :])
+        except (ValueError, SyntaxError, TypeError):
+            return None
+        return WorkItemError(str(label), str(message))
+    return None
 
 
 def _import_all(modules: Sequence[str]) -> None:
@@ -79,8 +103,9 @@ def _import_all(modules: Sequence[str]) -> None:
 
 def task_failed(label: str, exc: BaseException) -> TaskFailed:
     """The error to raise for a failed task, naming the item that failed in it."""
-    if isinstance(exc, WorkItemError):
-        return TaskFailed(exc.label, exc.message)
+    item = _work_item(exc)
+    if item is not None:
+        return TaskFailed(item.label, item.message)
     return TaskFailed(label, describe_exception(exc))
 
 
@@ -178,7 +203,9 @@ class Backend:
             # dask's HTTP server (metrics, dashboard if bokeh is installed) on a free
             # loopback port, not on 8787 where another cluster may be.
             dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
+            # dask logs a failed task and a worker stopped by a cancel with tracebacks on
+            # stderr; the run says what happened in its own words, so only its crashes
+            silence_logs=logging.CRITICAL,
         )
 
     def _connect(self, client_class: Any) -> Any:
