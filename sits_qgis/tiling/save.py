@@ -20,7 +20,6 @@ Reading and writing windows is rasterio's.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from rasterio.windows import Window
 from ..backend import Backend
 from ..backend.runner import IsCancelled
 from ..errors import SitsError
+from ..partials import partial_name, remove_stale_partials
 from .engine import Progress, run_tiles
 from .grid import TileWindow, tile_grid
 from .reader import GDAL_CACHE_MIB, RasterInfo, check_bands, raster_info, read_tile
@@ -149,7 +149,8 @@ def map_overlap_save(
     dtype = np.dtype(dtype)
     block = output_block(chunk_size)
     tiles = tile_grid(info.height, info.width, chunk_size, (block, block))
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial.tif")
+    remove_stale_partials(target.parent)  # what a killed run left in this folder
+    partial = partial_name(target, ".tif")
     finished = partial.with_suffix(".cog.tif") if cog else partial
     try:
         with rasterio.open(raster_path) as source:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..partials import partial_name
 from .load import FeatureJob, LoadedImages, outcomes_of_batch
 from .problems import problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
@@ -146,7 +147,7 @@ ZLIB_LEVEL = 1
 def write_netcdf(dataset: Any, path: str) -> None:
     """Write compressed, to a temporary name in the same folder, then rename."""
     target = Path(path)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial = partial_name(target)
     encoding: dict[str, dict[str, Any]] = {
         name: {"zlib": True, "complevel": ZLIB_LEVEL}
         for name, variable in dataset.data_vars.items()

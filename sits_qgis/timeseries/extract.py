@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from ..backend import Backend, Task
 from ..choices import AUTO_MASK_BAND
 from ..errors import SitsError
+from ..partials import remove_stale_partials
 from ..profiles import CollectionProfile
 from ..stac import (
     AssetBand,
@@ -429,6 +430,7 @@ def run_cubes(
         raise SitsError(
             f"Cannot create the output folder {folder}: {exc}", "OUTPUT_FOLDER"
         ) from None
+    remove_stale_partials(folder)  # cubes a killed run left half-written
     names = cube_file_names(plan, options)
     provenance = plan.options.provenance() | {
         "cube_mode": options.mode.name.lower(),
