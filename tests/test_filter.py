@@ -293,3 +293,19 @@ def test_medians_of_64_bit_integers_are_exact(tmp_path, sequential_backend, dtyp
             assert int(got[row, col]) == expected, (row, col)
             checked += 1
     assert checked > 700
+
+
+def test_a_complex_band_is_refused_naming_the_band(tmp_path, sequential_backend):
+    """SAR single-look complex data: statistics and filters are asked of a real band."""
+    from sits_qgis.tiling.statistics import raster_statistics
+
+    data = (np.arange(400).reshape(20, 20) * (1 + 1j)).astype("complex64")
+    path = tmp_path / "slc.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1,
+                       dtype="complex64") as out:  # fmt: skip
+        out.write(data, 1)
+    with pytest.raises(SitsError, match="holds complex numbers") as error:
+        raster_filter(str(path), str(tmp_path / "o.tif"), "mean", backend=sequential_backend)
+    assert error.value.parameter == "BAND"
+    with pytest.raises(SitsError, match="holds complex numbers"):
+        raster_statistics(str(path), backend=sequential_backend)

@@ -62,12 +62,21 @@ def raster_info(path: str) -> RasterInfo:
 
 
 def check_bands(info: RasterInfo, bands: Sequence[int]) -> None:
-    """Refuse band numbers the raster does not have (bands are numbered from 1)."""
+    """Refuse band numbers the raster does not have (bands are numbered from 1), and
+    bands of complex numbers."""
     for band in bands:
         if not 1 <= band <= info.count:
             raise SitsError(
                 f"Band {band} does not exist: the raster has {info.count} band(s),"
                 f" numbered 1 to {info.count}.",
+                parameter="BAND",
+            )
+        dtype = info.dtypes[band - 1]
+        if np.dtype(dtype).kind == "c":
+            raise SitsError(
+                f"Band {band} holds complex numbers ({dtype}), which have no order, mean or"
+                " median as the statistics and filters take them: make a real band first"
+                " (its amplitude or phase, e.g. with the Raster calculator) and use that.",
                 parameter="BAND",
             )
 
