@@ -5,6 +5,7 @@ naming AUTHCFG."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import urllib.request
@@ -38,6 +39,18 @@ def front(upstream: str, answer) -> Iterator[tuple[str, list[tuple[str, str, int
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             count = sum(1 for m, p, _ in seen if (m, p) == (self.command, self.path))
             own = answer(self.command, self.path, count)
+            if own in ("drop", "truncate"):  # the connection fails before or in the body
+                seen.append((self.command, self.path, 0))
+                self.close_connection = True
+                if own == "truncate":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/geo+json")
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b'{"type": "FeatureCollection", "features": [{"ty')
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if own is not None:
                 status, headers = own
                 seen.append((self.command, self.path, status))
@@ -152,3 +165,25 @@ def test_a_catalogue_that_wants_credentials_names_authcfg(status):
         open_catalogue(resolve_catalogue(url))
     assert caught.value.parameter == "AUTHCFG"
     assert "AUTHCFG" in str(caught.value)
+
+
+@pytest.mark.parametrize("fault", ["drop", "truncate", 503])
+def test_a_search_page_dropped_cut_short_or_503_is_asked_again(sample_stac, fault):
+    """The first search answer fails (connection closed before an answer, a body cut
+    short, a 503): the search asks again and finds exactly the clean run's items."""
+    served, _ = sample_stac
+    upstream = served.stac_urls["earth-search"]
+    clean = search(request_for(upstream))
+
+    def fail_first_search(method: str, path: str, count: int):
+        if path.startswith("/search") and count == 0:
+            return fault if isinstance(fault, str) else (fault, {})
+        return None
+
+    with front(upstream, fail_first_search) as (url, seen):
+        again = search(request_for(url))
+    assert [i["id"] for i in again.items] == [i["id"] for i in clean.items]
+    assert len(clean.items) > 0
+    assert [s for _, p, s in seen if p.startswith("/search")][:2] == [
+        0 if isinstance(fault, str) else fault, 200,
+    ]  # fmt: skip

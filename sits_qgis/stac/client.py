@@ -9,6 +9,7 @@ neither on 429/5xx answers nor with backoff, so one is configured here.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -116,6 +117,44 @@ class Throttle:
             self.then(request)
 
 
+#: Waits before trying again a request whose answer was cut short: 0.5 s, 1 s, 2 s...
+PATIENCE_BASE_S = 0.5
+
+
+def patient_stac_io(attempts: int, **kwargs: Any) -> Any:
+    """pystac-client's ``StacApiIO`` that also tries again what urllib3's retries cannot
+    see, because it happens after the answer's status: a body cut short (shorter than
+    its Content-Length), a connection dropped while the body was read, a body that is
+    not JSON (a proxy's error page). Answers with a status are not tried again here
+    (urllib3 has retried 429 and 5xx)."""
+    from pystac_client.exceptions import APIError
+    from pystac_client.stac_api_io import StacApiIO
+
+    class PatientStacApiIO(StacApiIO):
+        def request(self, href: str, method: str | None = None,
+                    headers: dict[str, str] | None = None,
+                    parameters: dict[str, Any] | None = None) -> str:  # fmt: skip
+            attempt = 0
+            while True:
+                try:
+                    text = super().request(href, method, headers, parameters)
+                    json.loads(text)  # whole, or tried again
+                    return text
+                except APIError as exc:
+                    # an answer with a status, or urllib3 already gave up (no connection)
+                    answered = getattr(exc, "status_code", None) is not None
+                    if answered or "Max retries exceeded" in str(exc) or attempt >= attempts:
+                        raise
+                except ValueError:
+                    if attempt >= attempts:
+                        raise
+                jitter = random.uniform(0.5, 1.5)  # nosec B311 (not a secret)
+                time.sleep(PATIENCE_BASE_S * 2**attempt * jitter)
+                attempt += 1
+
+    return PatientStacApiIO(**kwargs)
+
+
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = scrubbed(f"{type(exc).__name__}: {exc}".strip())
     return text if len(text) <= limit else text[:limit] + "..."
@@ -132,12 +171,12 @@ def open_catalogue(
     import pystac_client
     import requests
     from pystac_client.exceptions import APIError
-    from pystac_client.stac_api_io import StacApiIO
 
     modifier: Callable[[Any], None] | None = counter
     if catalogue.requests_per_second:
         modifier = Throttle(catalogue.requests_per_second, counter)
-    stac_io = StacApiIO(
+    stac_io = patient_stac_io(
+        http.retries,
         headers=dict(headers or {}),
         timeout=http.api_timeout,
         max_retries=retry_policy(http.retries),
