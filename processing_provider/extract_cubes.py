@@ -62,6 +62,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
     PATCH_X = "PATCH_X"
     PATCH_Y = "PATCH_Y"
     LABEL_FIELD = "LABEL_FIELD"
+    RESUME = "RESUME"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     OUTPUT_INDEX = "OUTPUT_INDEX"
 
@@ -111,6 +112,16 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
                 QgsProcessing.SourceType.TypeVectorAnyGeometry,
             )
         )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.RESUME,
+                self.tr(
+                    "Resume an interrupted run: keep the cubes in the folder written with the"
+                    " same parameters"
+                ),
+                False,
+            )
+        )
         load = QgsProcessingParameterBoolean(
             self.LOAD_CUBES,
             self.tr(f"Add the first {MAX_LOADED_CUBES} cubes to the project as temporal layers"),
@@ -149,6 +160,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             "patch_y": self.parameterAsInt(parameters, self.PATCH_Y, context),
             "buffer": self.parameterAsDouble(parameters, self.BUFFER, context),
             "label_field": label_field,
+            "resume": self.parameterAsBoolean(parameters, self.RESUME, context),
         }
         source = self.parameterAsSource(parameters, self.INPUT, context)
         fields = new_fields(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -9,6 +10,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsWkbTypes,
@@ -19,6 +21,7 @@ from sits_qgis.choices import ZONAL_STATISTICS, labels
 
 from .base import Cancelled, help_text, remove_output
 from .fields import FieldType, new_fields
+from .journal import Journal, Previous, differences, fingerprint, journal_path, read_journal
 from .result_layers import SeriesLayerStyle, post_process
 from .timeseries_base import TimeSeriesAlgorithm
 
@@ -65,6 +68,7 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
     STATISTICS = "STATISTICS"
     OUTPUT = "OUTPUT"
     OUTPUT_LAYER = "OUTPUT_LAYER"
+    RESUME = "RESUME"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
         self.add_input_parameters()
@@ -83,6 +87,13 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         self.addParameter(
             QgsProcessingParameterFeatureSink(
                 self.OUTPUT, self.tr("Time series table"), QgsProcessing.SourceType.TypeVector
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.RESUME,
+                self.tr("Resume an interrupted run of this table (same parameters and outputs)"),
+                False,
             )
         )
         self.addParameter(
@@ -109,13 +120,35 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         options = self.series_options(parameters, context)
         buffer = self.parameterAsDouble(parameters, self.BUFFER, context)
         source = self.parameterAsSource(parameters, self.INPUT, context)
+        request = {
+            "layer": layer,
+            "options": options,
+            "buffer": buffer,
+            "statistics": self.parameterAsEnums(parameters, self.STATISTICS, context) or [0],
+            "points": self.is_point_layer(parameters, context),
+        }
+        journal_file, previous = self.resumed(parameters, context, request, feedback)
+        done = previous.outcomes if previous is not None else {}
+        journal = (
+            Journal(journal_file, self.run_fingerprint(request), previous)
+            if journal_file is not None
+            else None
+        )
         state: dict[str, Any] = {"done": 0, "failed": 0, "rows": 0, "total": 1}
         sinks: dict[str, Any] = {}
+
+        def outcome_in(data: dict[str, Any]) -> None:
+            geometry = geometries.get(data["feature_id"])
+            self.add_outcome(data, sinks, geometry, parameters, feedback)
+            state["done"] += 1
+            state["failed"] += 0 if data["ok"] else 1
+            state["rows"] += len(data["rows"])
+            feedback.setProgress(100.0 * state["done"] / state["total"])
 
         def on_event(event: str, data: Any) -> None:
             if event == "plan":  # the search is done: the columns are known
                 columns = data["columns"]
-                state["total"] = max(data["features"], 1)
+                state["total"] = max(data["features"] + len(done), 1)
                 sinks["columns"] = columns
                 sinks["table"], sinks["table_id"] = self.sink(
                     parameters, context, self.OUTPUT, columns, False, None
@@ -124,32 +157,40 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                     parameters, context, self.OUTPUT_LAYER, columns, True, source
                 )
                 post_process(context, sinks["layer_id"], series_style(columns, options["indices"]))
+                if journal is not None:
+                    journal.columns(columns)
+                for finished in done.values():  # what the interrupted run finished
+                    outcome_in(finished)
             elif event == "outcome":
-                geometry = geometries.get(data["feature_id"])
-                self.add_outcome(data, sinks, geometry, parameters, feedback)
-                state["done"] += 1
-                state["failed"] += 0 if data["ok"] else 1
-                state["rows"] += len(data["rows"])
-                feedback.setProgress(100.0 * state["done"] / state["total"])
+                outcome_in(data)
+                if journal is not None:
+                    journal.outcome(data)
 
-        request = {
-            "layer": layer,
-            "options": options,
-            "buffer": buffer,
-            "statistics": self.parameterAsEnums(parameters, self.STATISTICS, context) or [0],
-            "points": self.is_point_layer(parameters, context),
-        }
+        counts = {"items": 0, "searches": 0, "search_pages": 0}
+        remaining = [f for f in layer["features"] if f[0] not in done]
         try:
-            counts = self.run_engine(feedback, "extract_table", request, on_event)
+            if remaining or previous is None or previous.columns is None:
+                engine_request = request | {"layer": layer | {"features": remaining}}
+                counts = self.run_engine(feedback, "extract_table", engine_request, on_event)
+            else:  # every feature was finished before: the journal has it all
+                on_event("plan", {"columns": previous.columns, "features": 0})
         except (Cancelled, QgsProcessingException) as exc:
             # an incomplete table must not stay at its destination looking complete
             destinations = [sinks.get("table_id"), sinks.get("layer_id")]
             sinks.clear()  # closes the files
             removed = [d for d in destinations if d and remove_output(d)]
             what = " (the incomplete outputs were removed)" if removed else ""
+            if journal is not None:
+                journal.close(finished=False)
+                what += (
+                    f"; {state['done']} of {len(layer['features'])} features are kept in the"
+                    " journal: run again with RESUME to continue"
+                )
             if isinstance(exc, Cancelled):
                 raise QgsProcessingException(f"Cancelled: nothing was written{what}.") from None
             raise QgsProcessingException(f"{exc}{what}") from None
+        if journal is not None:
+            journal.close(finished=True)
         results = {
             self.OUTPUT: sinks["table_id"],
             "FEATURES": state["done"] - state["failed"],
@@ -162,6 +203,44 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         if sinks["layer_id"] is not None:
             results[self.OUTPUT_LAYER] = sinks["layer_id"]
         return results
+
+    def run_fingerprint(self, request: dict[str, Any]) -> dict[str, Any]:
+        """What makes a rerun the same run (see ``journal.fingerprint``)."""
+        extra = {k: request[k] for k in ("buffer", "statistics", "points")}
+        return fingerprint(request["options"], request["layer"], extra)
+
+    def resumed(
+        self, parameters: dict[str, Any], context: Any, request: dict[str, Any], feedback: Any
+    ) -> tuple[Path | None, Previous | None]:
+        """The journal's file for OUTPUT, and with RESUME the interrupted run to
+        continue (refused when its parameters differ)."""
+        destination = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        journal_file = journal_path(destination or "")
+        if not self.parameterAsBoolean(parameters, self.RESUME, context):
+            return journal_file, None
+        if journal_file is None:
+            raise QgsProcessingException(
+                "RESUME: the table is not written to a file (a temporary output keeps no"
+                " journal); choose a file for OUTPUT."
+            )
+        previous = read_journal(journal_file)
+        if previous is None:
+            feedback.pushInfo(
+                "RESUME: no interrupted run of this table to continue; all of it is run."
+            )
+            return journal_file, None
+        differ = differences(previous.fingerprint, self.run_fingerprint(request))
+        if differ:
+            raise QgsProcessingException(
+                "RESUME: the interrupted run of this table had other parameters"
+                f" ({', '.join(differ)} differ); run it with the same ones, or without RESUME"
+                " to start again."
+            )
+        feedback.pushInfo(
+            f"RESUME: {len(previous.outcomes)} features were finished by the interrupted run;"
+            " only the others are read."
+        )
+        return journal_file, previous
 
     def add_outcome(
         self,

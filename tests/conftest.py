@@ -41,14 +41,18 @@ QGIS_PROCESS = "/usr/bin/qgis_process.bin"  # the wrapper passes a flag 3.22 ref
 
 
 class RecordingFeedback(QgsProcessingFeedback):
-    """A feedback that keeps the warnings the algorithm gives the user."""
+    """A feedback that keeps the warnings and information the algorithm gives the user."""
 
     def __init__(self) -> None:
         super().__init__()
         self.warnings: list[str] = []
+        self.infos: list[str] = []
 
     def pushWarning(self, warning: str) -> None:
         self.warnings.append(warning)
+
+    def pushInfo(self, info: str) -> None:
+        self.infos.append(info)
 
 
 def write_raster(
@@ -237,6 +241,10 @@ def qgis_process(plugin_zip, tmp_path_factory):
             timeout=300,
         )
 
+    # for a run that a test stops itself: qgis_process started in the background
+    call.start = lambda *args: subprocess.Popen(  # type: ignore[attr-defined]
+        [QGIS_PROCESS, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
     enabled = call("plugins", "enable", PLUGIN_NAME)
     assert enabled.returncode == 0, enabled.stderr
     return call
@@ -296,3 +304,15 @@ def layers_loaded_from(path: Path) -> list:
 
     layers = QgsProject.instance().mapLayers().values()
     return [layer for layer in layers if layer.source().startswith(str(path))]
+
+
+@pytest.fixture(scope="session")
+def slow_stac(tmp_path_factory):
+    """The sample catalogue behind a file server that takes 150 ms per request, so that
+    a cancel lands in the middle of a run."""
+    root = tmp_path_factory.mktemp("slow-store")
+    with serve_catalogue(root, SITES, DATES, conventions=("earth-search",), latency_ms=150) as (
+        served,
+        _,
+    ):
+        yield served.stac_urls["earth-search"]

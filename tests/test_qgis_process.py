@@ -69,3 +69,50 @@ def test_a_truncated_raster_is_a_message_without_dask_noise(qgis_process, tmp_pa
     assert "distributed." not in output  # dask's own log lines
     assert "cut.tif" in output or "tile" in output, output[-2000:]
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_table_run_killed_with_sigkill_resumes_to_the_clean_result(
+    qgis_process, slow_stac, tmp_path
+):
+    """qgis_process killed (SIGKILL) once some features are finished; the same run with
+    RESUME=true reads only the others, and its table is row for row a clean run's."""
+    import csv
+    import signal
+    import time
+
+    from conftest import SITES
+
+    points = tmp_path / "points.geojson"
+    points.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": s.name},
+         "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]}} for s in SITES
+    ]}))  # fmt: skip
+    common = [f"INPUT={points}", "ID_FIELD=name", f"STAC_URL={slow_stac}",
+              "COLLECTION=sentinel-2-l2a", "START_DATE=2022-01-01", "END_DATE=2022-03-26",
+              "BANDS=red,nir"]  # fmt: skip
+    clean, table = tmp_path / "clean.csv", tmp_path / "series.csv"
+    done = qgis_process("run", "sits:extracttimeseries", "--", *common, f"OUTPUT={clean}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    journal = tmp_path / ".series.csv.sits-journal.jsonl"
+    run = qgis_process.start("run", "sits:extracttimeseries", "--", *common, f"OUTPUT={table}")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        if journal.exists() and '"outcome"' in journal.read_text():
+            break
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait(30)
+    finished = journal.read_text().count('"outcome"')
+    assert 1 <= finished < len(SITES), "the kill did not land in the middle of the run"
+    resumed = qgis_process(
+        "run", "sits:extracttimeseries", "--", *common, f"OUTPUT={table}", "RESUME=true"
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"RESUME: {finished} features were finished" in resumed.stdout + resumed.stderr
+
+    def rows(path: Path) -> list[dict]:
+        with open(path, newline="") as handle:
+            return sorted(csv.DictReader(handle), key=lambda r: (r["feature_id"], r["date"]))
+
+    assert rows(table) == rows(clean)
+    assert not journal.exists()

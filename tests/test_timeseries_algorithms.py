@@ -511,24 +511,13 @@ def test_values_mask_bits_and_an_empty_mask_band_reach_the_engine(
     assert statuses == {"ok", "masked"}
 
 
-@pytest.fixture(scope="module")
-def slow_stac(tmp_path_factory):
-    """The sample catalogue behind a file server that takes 150 ms per request, so that
-    a cancel lands in the middle of a run."""
-    root = tmp_path_factory.mktemp("slow-store")
-    with serve_catalogue(root, SITES, DATES, conventions=("earth-search",), latency_ms=150) as (
-        served,
-        _,
-    ):
-        yield served.stac_urls["earth-search"]
-
-
 @pytest.mark.parametrize("output", ["table.csv", "table.gpkg"])
 def test_a_cancelled_table_leaves_nothing_at_its_destination(
     loaded_plugin, slow_stac, tmp_path, output
 ) -> None:
     """Cancelled after its first feature, the run fails (as a cancel does everywhere in
-    QGIS) and neither the table nor the layer stays at the destination, incomplete."""
+    QGIS) and neither the table nor the layer stays at the destination, incomplete: only
+    the hidden journal of the finished features, for RESUME."""
     feedback = QgsProcessingFeedback()
     feedback.progressChanged.connect(lambda _: feedback.cancel())
     table, layer = tmp_path / output, tmp_path / f"layer-{output}"
@@ -536,4 +525,78 @@ def test_a_cancelled_table_leaves_nothing_at_its_destination(
     with pytest.raises(QgsProcessingException, match="Cancelled: nothing was written"):
         processing.run("sits:extracttimeseries", params, feedback=feedback)
     assert not table.exists() and not layer.exists()
-    assert not list(tmp_path.iterdir())
+    # only the journal that RESUME continues from
+    assert [p.name for p in tmp_path.iterdir()] == [f".{output}.sits-journal.jsonl"]
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as table:
+        return sorted(csv.DictReader(table), key=lambda r: (r["feature_id"], r["date"]))
+
+
+def test_resume_continues_a_cancelled_run_and_equals_a_clean_one(
+    loaded_plugin, slow_stac, tmp_path
+) -> None:
+    """Cancelled after its first features, the run keeps a journal next to the table;
+    the same run with RESUME reads only the other features, and its table is row for
+    row a clean run's. Other parameters are refused, naming them."""
+    table = tmp_path / "series.csv"
+    params = common(slow_stac, site_points()) | {"OUTPUT": str(table)}
+    clean = tmp_path / "clean.csv"
+    processing.run("sits:extracttimeseries", params | {"OUTPUT": str(clean)})
+    journal = tmp_path / ".series.csv.sits-journal.jsonl"
+
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda _: feedback.cancel())
+    with pytest.raises(QgsProcessingException, match="run again with RESUME"):
+        processing.run("sits:extracttimeseries", params, feedback=feedback)
+    assert not table.exists() and journal.exists()
+    finished = sum('"outcome"' in line for line in journal.read_text().splitlines())
+    assert 1 <= finished < len(SITES)
+
+    with pytest.raises(QgsProcessingException, match=r"RESUME: .*other parameters \(BANDS"):
+        processing.run("sits:extracttimeseries", params | {"RESUME": True, "BANDS": "red"})
+
+    said = RecordingFeedback()
+    done = processing.run("sits:extracttimeseries", params | {"RESUME": True}, feedback=said)
+    assert f"RESUME: {finished} features were finished" in " ".join(said.infos)
+    assert done["FEATURES"] == len(SITES)
+    assert _rows(table) == _rows(clean)
+    assert not journal.exists()  # finished: nothing left to resume
+
+
+def test_resume_keeps_the_cubes_written_and_writes_the_others(
+    loaded_plugin, slow_stac, tmp_path
+) -> None:
+    """A cube run cancelled after its first cube; with RESUME the cubes already written
+    (same parameters) are kept untouched and the others written: every cube then equals
+    a clean run's (values and attributes; the writing time aside). Cubes written with
+    other parameters are refused, naming them."""
+
+    def run(folder: Path, feedback: QgsProcessingFeedback | None = None, **extra: object) -> dict:
+        params = common(slow_stac, site_points()) | {
+            "MODE": 1, "PATCH_X": 4, "PATCH_Y": 4, "OUTPUT_FOLDER": str(folder),
+            "OUTPUT_INDEX": str(folder.with_suffix(".gpkg")), "LOAD_CUBES": False,
+        } | extra  # fmt: skip
+        return processing.run("sits:extractcubes", params, feedback=feedback)
+
+    run(tmp_path / "clean")
+    folder = tmp_path / "cubes"
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda _: feedback.cancel())
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        run(folder, feedback=feedback)
+    written = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.nc")}
+    assert 1 <= len(written) < len(SITES)
+    with pytest.raises(QgsProcessingException, match=r"RESUME: the cube .* \(BANDS differ\)"):
+        run(folder, RESUME=True, BANDS="red")
+    done = run(folder, RESUME=True)
+    assert done["WRITTEN"] == len(SITES)
+    for name, mtime in written.items():
+        assert (folder / name).stat().st_mtime_ns == mtime  # kept, not written again
+    clean = sorted(p.name for p in (tmp_path / "clean").glob("*.nc"))
+    assert sorted(p.name for p in folder.glob("*.nc")) == clean
+    for name in clean:
+        with xr.open_dataset(folder / name) as a, xr.open_dataset(tmp_path / "clean" / name) as b:
+            a.attrs.pop("history"), b.attrs.pop("history")
+            assert a.identical(b), name

@@ -286,7 +286,8 @@ def extract_cubes(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     _start_backend_soon(params, CUBE_WORKER_IMPORTS)
     plan = _plan(params, channel, cube_target(cube), cube.buffer)
     channel.emit("plan", {"features": len(plan.features)})
-    for outcome in run_cubes(plan, cube, _backend(params), labels, channel.is_cancelled):
+    resume = bool(params.get("resume", False))
+    for outcome in run_cubes(plan, cube, _backend(params), labels, channel.is_cancelled, resume):
         channel.emit(
             "outcome",
             {

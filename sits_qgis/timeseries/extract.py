@@ -12,6 +12,7 @@ go on.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -421,8 +422,12 @@ def run_cubes(
     backend: Backend,
     labels: dict[str, float] | None = None,
     is_cancelled: IsCancelled | None = None,
+    resume: bool = False,
 ) -> Iterator[CubeOutcome]:
-    """Write every feature's cube; outcomes as workers finish (problems first)."""
+    """Write every feature's cube; outcomes as workers finish (problems first). With
+    ``resume``, a feature whose cube is in the folder, written with the same parameters,
+    keeps it (a cube there is complete: it is renamed into place only when written);
+    one written with other parameters stops the run, saying which differ."""
     folder = Path(options.folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -437,7 +442,10 @@ def run_cubes(
         "patch_x": options.patch_x,
         "patch_y": options.patch_y,
         "buffer": options.buffer,
+        "label_field": options.label_field,
     }
+    kept = _kept_cubes(plan, folder, names, provenance) if resume else {}
+    yield from kept.values()
     for planned in plan.features:
         if planned.problem:
             yield CubeOutcome(
@@ -454,10 +462,45 @@ def run_cubes(
 
     tasks = (
         Task(batch_label(batch), write_cubes, (batch, plan.spec, [cube_job(j) for j in batch]))
-        for batch in batches(plan.jobs)
+        for batch in batches([job for job in plan.jobs if job.feature_id not in kept])
     )
     for _, outcomes in backend.run(tasks, is_cancelled):
         yield from outcomes
+
+
+def _kept_cubes(
+    plan: RunPlan, folder: Path, names: dict[str, str], provenance: dict[str, Any]
+) -> dict[str, CubeOutcome]:
+    """The cubes an interrupted run finished with these parameters, by feature id."""
+    import netCDF4
+
+    kept = {}
+    for job in plan.jobs:
+        path = folder / names[job.feature_id]
+        if not path.is_file():
+            continue
+        try:
+            with netCDF4.Dataset(path) as cube:
+                recorded = json.loads(cube.getncattr("parameters"))
+                dates, height, width = (len(cube.dimensions[d]) for d in ("time", "y", "x"))
+        except (OSError, KeyError, AttributeError, ValueError):
+            continue  # not one of ours, or unreadable: written again
+        expected = provenance | {"feature_id": job.feature_id}
+        differ = sorted(
+            k for k in recorded.keys() | expected.keys() if recorded.get(k) != expected.get(k)
+        )
+        if differ:
+            raise SitsError(
+                f"the cube {path.name} in the output folder was written with other parameters"
+                f" ({', '.join(k.upper() for k in differ)} differ): run with the same ones, or"
+                " without RESUME to write every cube again.",
+                "RESUME",
+            )
+        kept[job.feature_id] = CubeOutcome(
+            job.feature_id, str(path), message="kept: written before, with the same parameters",
+            dates=dates, shape=(height, width),
+        )  # fmt: skip
+    return kept
 
 
 class LabelShapes:
