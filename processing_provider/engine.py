@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback
 
 from sits_qgis.engine.client import EngineClient, EngineError, session_client
 from sits_qgis.environment.layout import (
@@ -136,9 +136,12 @@ def call(
     request = dict(params)
     request.setdefault("backend", settings.backend_settings())
     try:
+        # qgis_process exits after a cancel (its Ctrl+C): the engine is killed at once
+        # rather than asked to stop, so that it exits within a second
         return client().call(
-            op, request, event, feedback.isCanceled if feedback is not None else None
-        )
+            op, request, event, feedback.isCanceled if feedback is not None else None,
+            kill_on_cancel=QgsApplication.platform() == "qgis_process",
+        )  # fmt: skip
     except Cancelled:
         raise
     except EngineError as exc:

@@ -116,3 +116,38 @@ def test_a_table_run_killed_with_sigkill_resumes_to_the_clean_result(
 
     assert rows(table) == rows(clean)
     assert not journal.exists()
+
+
+def test_ctrl_c_stops_qgis_process_and_everything_it_started(qgis_process, slow_stac, tmp_path):
+    """SIGINT (Ctrl+C) in the middle of a run: qgis_process cancels, kills the engine's
+    process group at once (its workers too), says so and exits non-zero; nothing it
+    started outlives it."""
+    import signal
+    import time
+
+    import psutil
+    from conftest import SITES
+
+    points = tmp_path / "points.geojson"
+    points.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": s.name},
+         "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]}} for s in SITES
+    ]}))  # fmt: skip
+    table = tmp_path / "series.csv"
+    run = qgis_process.start(
+        "run", "sits:extracttimeseries", "--", f"INPUT={points}", "ID_FIELD=name",
+        f"STAC_URL={slow_stac}", "COLLECTION=sentinel-2-l2a", "START_DATE=2022-01-01",
+        "END_DATE=2022-03-26", "BANDS=red,nir", f"OUTPUT={table}",
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    started: list = []
+    while time.monotonic() < deadline and run.poll() is None and len(started) < 3:
+        started = psutil.Process(run.pid).children(recursive=True)  # engine and workers
+        time.sleep(0.05)
+    assert run.poll() is None, "the run ended before the test could stop it"
+    run.send_signal(signal.SIGINT)
+    output = run.communicate(timeout=30)[0].decode()
+    assert run.returncode != 0 and "Cancelled" in output
+    _, alive = psutil.wait_procs(started, timeout=5)
+    assert not alive, [p.cmdline() for p in alive]
+    assert not table.exists()

@@ -225,9 +225,12 @@ class EngineClient:
         params: dict[str, Any],
         on_event: Event | None = None,
         is_cancelled: Callable[[], bool] | None = None,
+        kill_on_cancel: bool = False,
     ) -> Any:
         """Run ``op`` in the engine; ``on_event(event, data)`` gets what it streams, in
-        the calling thread. Raises ``Cancelled``, ``EngineError`` or ``EngineDied``."""
+        the calling thread. Raises ``Cancelled``, ``EngineError`` or ``EngineDied``.
+        ``kill_on_cancel``: a cancel kills the engine at once instead of asking it to stop
+        its work (for a process about to exit: no engine is kept for a next run)."""
         request_id = next(self._ids)
         answers: queue.SimpleQueue = queue.SimpleQueue()
         with self._lock:
@@ -237,10 +240,30 @@ class EngineClient:
                 self._send({"id": request_id, "op": op, "params": params})
             except (OSError, ValueError):
                 raise self._died() from None
+            if kill_on_cancel and is_cancelled is not None:
+                is_cancelled = self._killing(is_cancelled)
             return self._wait(request_id, answers, on_event, is_cancelled)
+        except KeyboardInterrupt:
+            # Ctrl+C (SIGINT) in qgis_process or a console: the process is to end now,
+            # and nothing of the run may outlive it; the engine's whole process group
+            # (its workers too) goes at once, instead of a graceful stop of seconds
+            self.kill()
+            raise
         finally:
             with self._lock:
                 self._pending.pop(request_id, None)
+
+    def _killing(self, is_cancelled: Callable[[], bool]) -> Callable[[], bool]:
+        """``is_cancelled`` that kills the engine's process group when it turns true (the
+        wait then sees the engine gone and raises ``Cancelled``)."""
+
+        def check() -> bool:
+            if is_cancelled():
+                self.kill()
+                return True
+            return False
+
+        return check
 
     def _wait(
         self,
@@ -255,8 +278,8 @@ class EngineClient:
                 cancel_sent = time.monotonic()
                 try:
                     self._send({"id": request_id, "cancel": True})
-                except (OSError, ValueError):
-                    raise self._died() from None
+                except (OSError, ValueError):  # gone (killed on cancel): cancelled all the same
+                    raise Cancelled() from None
             if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
                 self.kill()  # it does not stop: stop it, the next run starts a fresh one
                 raise Cancelled()
