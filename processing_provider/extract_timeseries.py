@@ -129,11 +129,15 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         }
         journal_file, previous = self.resumed(parameters, context, request, feedback)
         done = previous.outcomes if previous is not None else {}
-        journal = (
-            Journal(journal_file, self.run_fingerprint(request), previous)
-            if journal_file is not None
-            else None
-        )
+        journal = None
+        if journal_file is not None:
+            try:
+                journal = Journal(journal_file, self.run_fingerprint(request), previous)
+            except OSError as exc:  # the table's folder refuses it: the run goes on
+                feedback.pushWarning(
+                    f"No journal for RESUME can be kept next to the table ({exc}); if this"
+                    " run is interrupted, it will have to be run again whole."
+                )
         state: dict[str, Any] = {"done": 0, "failed": 0, "rows": 0, "total": 1}
         sinks: dict[str, Any] = {}
 
@@ -190,6 +194,10 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                 raise QgsProcessingException(f"Cancelled: nothing was written{what}.") from None
             raise QgsProcessingException(f"{exc}{what}") from None
         if journal is not None:
+            if journal.failed:
+                feedback.pushWarning(
+                    f"The journal for RESUME could not be written: {journal.failed}"
+                )
             journal.close(finished=True)
         results = {
             self.OUTPUT: sinks["table_id"],

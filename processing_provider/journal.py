@@ -10,6 +10,7 @@ by a kill is ignored (that feature is simply read again).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -94,13 +95,21 @@ class Journal:
         self.path = path
         self.file = path.open("a" if resume is not None else "w", encoding="utf-8")
         self.has_columns = resume is not None and resume.columns is not None
+        #: Why the journal stopped being written (a full disk...), if it did: the run
+        #: goes on, and says so.
+        self.failed = ""
         if resume is None:
             self._write({"fingerprint": print_})
 
     def _write(self, entry: dict[str, Any]) -> None:
-        self.file.write(json.dumps(entry) + "\n")
-        self.file.flush()
-        os.fsync(self.file.fileno())  # a kill of the process loses no finished feature
+        if self.failed:
+            return
+        try:
+            self.file.write(json.dumps(entry) + "\n")
+            self.file.flush()
+            os.fsync(self.file.fileno())  # a kill of the process loses no finished feature
+        except OSError as exc:
+            self.failed = str(exc)
 
     def columns(self, columns: list[str]) -> None:
         if not self.has_columns:
@@ -112,6 +121,7 @@ class Journal:
 
     def close(self, finished: bool) -> None:
         """Close it; a finished run removes it (there is nothing to resume)."""
-        self.file.close()
+        with contextlib.suppress(OSError):
+            self.file.close()
         if finished:
             self.path.unlink(missing_ok=True)
