@@ -185,11 +185,13 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
             removed = [d for d in destinations if d and remove_output(d)]
             what = " (the incomplete outputs were removed)" if removed else ""
             if journal is not None:
-                journal.close(finished=False)
-                what += (
-                    f"; {state['done']} of {len(layer['features'])} features are kept in the"
-                    " journal: run again with RESUME to continue"
-                )
+                keep = state["done"] > 0  # else there is nothing to resume from
+                journal.close(finished=not keep)
+                if keep:
+                    what += (
+                        f"; {state['done']} of {len(layer['features'])} features are kept in"
+                        " the journal: run again with RESUME to continue"
+                    )
             if isinstance(exc, Cancelled):
                 raise QgsProcessingException(f"Cancelled: nothing was written{what}.") from None
             raise QgsProcessingException(f"{exc}{what}") from None
