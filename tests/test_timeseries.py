@@ -534,3 +534,33 @@ def test_the_rasterio_reader_gives_what_gdals_bindings_give(
     assert load.GDAL_BINDINGS is False
     assert with_rasterio == with_gdal
     assert {r["status"] for r in with_rasterio} >= {"ok", "masked"}
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a 16 KiB file system (tmpfs; needs the right to mount, as root)."""
+    import subprocess
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_full_disk_is_said_per_cube_not_as_permission_denied(stac, sequential_backend, full_disk):
+    served, _ = stac
+    cube = CubeOptions(folder=str(full_disk), mode=CubeMode.PATCH, patch_x=64, patch_y=64)
+    plan = plan_run(
+        point_layer(), options(served.stac_urls["earth-search"]), 0.0, cube_target(cube)
+    )
+    outcomes = list(run_cubes(plan, cube, sequential_backend))
+    assert outcomes and all(o.status == "error" for o in outcomes)
+    for outcome in outcomes:
+        assert "the disk of the output folder is full" in outcome.message, outcome.message
+        assert "OUTPUT_FOLDER" in outcome.message
+    assert not [p for p in full_disk.iterdir() if p.suffix == ".nc"]  # nothing half-written

@@ -9,8 +9,10 @@ once complete.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,7 +23,7 @@ import numpy as np
 
 from ..partials import partial_name
 from .load import FeatureJob, LoadedImages, outcomes_of_batch
-from .problems import problem_message
+from .problems import FeatureProblem, problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
 from .table import STATUS_ERROR, STATUS_NO_DATA, STATUS_OK
 
@@ -166,6 +168,17 @@ def write_netcdf(dataset: Any, path: str) -> None:
     try:
         dataset.to_netcdf(partial, engine="netcdf4", encoding=encoding)
         os.replace(partial, target)
+    except (OSError, RuntimeError) as exc:
+        # netCDF-C reports a full disk in its own words ("Permission denied", "HDF
+        # error"): the free space says what happened
+        free = shutil.disk_usage(target.parent).free
+        if getattr(exc, "errno", None) == errno.ENOSPC or free < dataset.nbytes:
+            raise FeatureProblem(
+                f"the disk of the output folder is full ({free / 2**20:.1f} MiB free; this"
+                f" cube needs up to {dataset.nbytes / 2**20:.1f} MiB): free some space or"
+                " choose another OUTPUT_FOLDER, then run again with RESUME"
+            ) from None
+        raise
     finally:
         partial.unlink(missing_ok=True)
 
