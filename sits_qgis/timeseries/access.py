@@ -42,6 +42,9 @@ GDAL_HTTP_OPTIONS: dict[str, str] = {
 }
 #: The HTTP status in GDAL's messages ("HTTP response code on URL: 503"; 0: no answer).
 HTTP_CODE = re.compile(r"HTTP response code[^\n]*?: (\d+)")
+#: What GDAL says of an address it got no file from (its HTTP status unsaid: GDAL 3.10
+#: says this of a 404, GDAL 3.6 nothing at all).
+NOT_FOUND = "does not exist in the file system"
 #: The address schemes read without the user's leave.
 REMOTE_SCHEMES = ("http://", "https://", "s3://")
 #: The environment variables with which GDAL finds AWS credentials by itself.
@@ -144,7 +147,7 @@ class Access:
         """Whether another attempt may read the file: no answer or a dropped connection
         (GDAL's HTTP code 0), a body cut short (a decoding error); not a refusal, a
         missing file, or an answer 429/5xx (GDAL has retried those itself)."""
-        if not reason or _refused(reason):
+        if not reason or _refused(reason) or NOT_FOUND in reason:
             return False
         code = HTTP_CODE.search(reason)
         return code is None or code.group(1) == "0"
@@ -152,7 +155,10 @@ class Access:
     def said(self, reason: str, href: str, attempts: int = 1, timed_out: bool = False) -> str:
         """GDAL's reason in the user's terms (addresses without their signatures);
         ``attempts`` made, the last of which ``timed_out`` or not."""
-        reason = scrubbed(without_queries(reason or self.probe(href)))
+        remote = href.startswith(("http://", "https://"))
+        if not reason or (NOT_FOUND in reason and remote):  # GDAL says not why: ask
+            reason = self.probe(href)
+        reason = scrubbed(without_queries(reason))
         tries = f"{attempts} attempts" if attempts > 1 else "one attempt"
         settings = "the HTTP timeout and retries are in Processing options > Providers > SITS"
         code = HTTP_CODE.search(reason)
