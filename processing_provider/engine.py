@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback
+from qgis.PyQt.QtCore import QCoreApplication, QThread
 
 from sits_qgis.engine.client import EngineClient, EngineError, session_client
 from sits_qgis.environment.layout import (
@@ -110,6 +112,36 @@ def processing_message(exc: EngineError) -> str:
     return f"{exc.parameter}: {exc}" if exc.parameter else str(exc)
 
 
+#: How often a wait in qgis_process lets Qt deliver Ctrl+C (seconds).
+SIGNAL_POLL_S = 0.2
+
+
+def cancel_check(feedback: QgsProcessingFeedback | None) -> Callable[[], bool] | None:
+    """``feedback.isCanceled`` for a wait on the engine. In qgis_process it also lets
+    Qt deliver a pending Ctrl+C: qgis_process turns SIGINT into a cancel only while it
+    processes Qt events, which it does on a progress change at most every 2 s, so a run
+    whose last progress came less than 2 s before its end never heard the Ctrl+C."""
+    if feedback is None:
+        return None
+    if QgsApplication.platform() != "qgis_process":
+        return feedback.isCanceled
+    last = [0.0]
+
+    def check() -> bool:
+        now = time.monotonic()
+        application = QCoreApplication.instance()
+        if (
+            now - last[0] >= SIGNAL_POLL_S
+            and application is not None
+            and QThread.currentThread() == application.thread()
+        ):
+            last[0] = now
+            QCoreApplication.processEvents()
+        return feedback.isCanceled()
+
+    return check
+
+
 def call(
     op: str,
     params: dict[str, Any],
@@ -139,7 +171,7 @@ def call(
         # qgis_process exits after a cancel (its Ctrl+C): the engine is killed at once
         # rather than asked to stop, so that it exits within a second
         return client().call(
-            op, request, event, feedback.isCanceled if feedback is not None else None,
+            op, request, event, cancel_check(feedback),
             kill_on_cancel=QgsApplication.platform() == "qgis_process",
         )  # fmt: skip
     except Cancelled:

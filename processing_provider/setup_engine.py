@@ -24,7 +24,7 @@ from sits_qgis.environment.layout import environment_dir
 from sits_qgis.environment.probe import probe
 from sits_qgis.errors import Cancelled
 
-from . import settings
+from . import engine, settings
 from .base import SitsAlgorithm, help_text
 
 HELP = help_text(
@@ -122,7 +122,7 @@ class SetupEngineAlgorithm(SitsAlgorithm):
                 proxy=proxy,
                 log=feedback.pushConsoleInfo,
                 progress=feedback.setProgress,
-                is_cancelled=feedback.isCanceled,
+                is_cancelled=engine.cancel_check(feedback),
             )
         except Cancelled:
             raise QgsProcessingException(

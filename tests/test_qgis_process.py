@@ -147,7 +147,7 @@ def test_ctrl_c_stops_qgis_process_and_everything_it_started(qgis_process, slow_
     assert run.poll() is None, "the run ended before the test could stop it"
     run.send_signal(signal.SIGINT)
     output = run.communicate(timeout=30)[0].decode()
-    assert run.returncode != 0 and "Cancelled" in output
+    assert run.returncode != 0 and "Cancelled" in output, output
     _, alive = psutil.wait_procs(started, timeout=5)
     assert not alive, [p.cmdline() for p in alive]
     assert not table.exists()
