@@ -5,6 +5,7 @@ its COGs, all on 127.0.0.1 with free ports, stopped on exit.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,30 @@ from sample_catalogue import SampleCatalogue, Site, make_catalogue
 
 HERE = Path(__file__).resolve().parent
 START_SECONDS = 30
+
+
+def rewritten_collection(
+    source: Path,
+    folder: Path,
+    item: Callable[[dict], dict | None],
+    collection: Callable[[dict], dict] | None = None,
+) -> Path:
+    """``folder`` made a copy of the generated collection ``source`` (its
+    ``collection.json`` and ``items.ndjson``) with each item changed by ``item`` (which
+    may change it in place and return ``None``) and the collection by ``collection``:
+    how tests give the same scenes other addresses, stores or asset keys."""
+    folder.mkdir(parents=True)
+    document = json.loads((source / "collection.json").read_text())
+    if collection is not None:
+        document = collection(document)
+    (folder / "collection.json").write_text(json.dumps(document))
+    lines = []
+    for line in (source / "items.ndjson").read_text().splitlines():
+        original = json.loads(line)
+        changed = item(original)
+        lines.append(json.dumps(original if changed is None else changed))
+    (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
+    return folder
 
 
 @dataclass

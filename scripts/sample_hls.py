@@ -16,10 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-import rasterio
-from pyproj import Transformer
-from rasterio.transform import Affine
-from sample_catalogue import utm_epsg, write_collection
+from sample_catalogue import write_collection
+from sample_scenes import outline, utm_window, write_cog
 
 COLLECTION = "HLSL30_2.0"
 SCALE = 0.0001
@@ -72,43 +70,28 @@ def make_hls(
     items = []
     for index, day in enumerate(dates):
         for number, (name, lon, lat) in enumerate(sites):
-            epsg = utm_epsg(lon, lat)
-            x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
-            x0 = (x // PIXEL) * PIXEL - pixels // 2 * PIXEL
-            y0 = (y // PIXEL + 1) * PIXEL + pixels // 2 * PIXEL
-            transform = Affine(PIXEL, 0.0, x0, 0.0, -PIXEL, y0)
+            epsg, transform = utm_window(lon, lat, PIXEL, pixels)
             tile = f"T{epsg % 100:02d}{name.upper()[:3]}"
             granule = f"HLS.L30.{tile}.{day:%Y%j}T10{number:02d}13.v2.0"
             assets = {}
-            layers = [(key, reflectance_dn(i, index, pixels), "int16", NODATA)
+            layers = [(key, reflectance_dn(i, index, pixels), NODATA)
                       for i, (key, _) in enumerate(REFLECTANCE)]  # fmt: skip
-            layers.append((FMASK, fmask(index + number, pixels), "uint8", 255))
-            for key, data, dtype, nodata in layers:
+            layers.append((FMASK, fmask(index + number, pixels), 255))
+            for key, data, nodata in layers:
                 path = folder / f"{granule}.{key}.tif"
-                profile = {
-                    "driver": "COG", "width": pixels, "height": pixels, "count": 1,
-                    "dtype": dtype, "crs": f"EPSG:{epsg}", "transform": transform,
-                    "nodata": nodata, "blocksize": 16, "compress": "deflate",
-                }  # fmt: skip
-                with rasterio.open(path, "w", **profile) as out:
-                    out.write(data, 1)
-                    if key != FMASK:
-                        out.update_tags(1, scale_factor=str(SCALE), add_offset="0")
+                tags = None if key == FMASK else {"scale_factor": str(SCALE), "add_offset": "0"}
+                write_cog(path, data, f"EPSG:{epsg}", transform, nodata, tags=tags)
                 assets[key] = {
                     "href": f"{files_url}/hls/{path.name}",
                     "title": f"Download {path.name}",
                     "roles": ["data"],
                 }  # CMR-STAC's whole description of an asset
-            to_wgs84 = Transformer.from_crs(epsg, 4326, always_xy=True)
-            corners = [(0, 0), (pixels, 0), (pixels, pixels), (0, pixels), (0, 0)]
-            ring = [list(to_wgs84.transform(*(transform * c))) for c in corners]
-            lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+            geometry, bbox = outline(f"EPSG:{epsg}", transform, pixels)
             items.append({
                 "type": "Feature", "stac_version": "1.0.0",
                 "stac_extensions": ["https://stac-extensions.github.io/eo/v1.0.0/schema.json"],
                 "id": granule, "collection": COLLECTION,
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "bbox": [min(lons), min(lats), max(lons), max(lats)],
+                "geometry": geometry, "bbox": bbox,
                 "properties": {
                     "datetime": f"{day}T10:{20 + number:02d}:13.000Z",
                     "start_datetime": f"{day}T10:{20 + number:02d}:13.000Z",

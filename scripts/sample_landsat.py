@@ -16,10 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-import rasterio
-from pyproj import Transformer
-from rasterio.transform import Affine
-from sample_catalogue import utm_epsg, write_collection
+from sample_catalogue import write_collection
+from sample_scenes import outline, utm_window, write_cog
 
 SCALE = 0.0000275
 OFFSET = -0.2
@@ -88,11 +86,7 @@ def make_landsat(
     for index, day in enumerate(dates):
         platform = "landsat-8" if index % 2 == 0 else "landsat-9"
         for number, (name, lon, lat) in enumerate(sites):
-            epsg = utm_epsg(lon, lat)
-            x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
-            x0 = (x // PIXEL) * PIXEL - pixels // 2 * PIXEL
-            y0 = (y // PIXEL + 1) * PIXEL + pixels // 2 * PIXEL
-            transform = Affine(PIXEL, 0.0, x0, 0.0, -PIXEL, y0)
+            epsg, transform = utm_window(lon, lat, PIXEL, pixels)
             scene = f"L{platform[-1]}_{name}_{day:%Y%m%d}"
             item_id = (
                 f"LC0{platform[-1]}_L2SP_{196 + number:03d}0{26 + number:02d}_{day:%Y%m%d}_02_T1"
@@ -103,13 +97,7 @@ def make_landsat(
             layers.append((QA, "QA_PIXEL", None, qa_pixel(index + number, pixels), 1))
             for key, band, common, data, nodata in layers:
                 path = folder / f"{scene}_{band}.tif"
-                profile = {
-                    "driver": "COG", "width": pixels, "height": pixels, "count": 1,
-                    "dtype": "uint16", "crs": f"EPSG:{epsg}", "transform": transform,
-                    "nodata": nodata, "blocksize": 16, "compress": "deflate",
-                }  # fmt: skip
-                with rasterio.open(path, "w", **profile) as out:
-                    out.write(data, 1)
+                write_cog(path, data, f"EPSG:{epsg}", transform, nodata)
                 raster = {"data_type": "uint16", "nodata": nodata, "spatial_resolution": PIXEL}
                 if key != QA:
                     raster |= {"scale": SCALE, "offset": OFFSET, "unit": "reflectance"}
@@ -121,10 +109,7 @@ def make_landsat(
                     "eo:bands": [eo],
                     "raster:bands": [raster],
                 }
-            to_wgs84 = Transformer.from_crs(epsg, 4326, always_xy=True)
-            corners = [(0, 0), (pixels, 0), (pixels, pixels), (0, pixels), (0, 0)]
-            ring = [list(to_wgs84.transform(*(transform * c))) for c in corners]
-            lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+            geometry, bbox = outline(f"EPSG:{epsg}", transform, pixels)
             items.append({
                 "type": "Feature", "stac_version": "1.0.0",
                 "stac_extensions": [
@@ -133,8 +118,7 @@ def make_landsat(
                     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
                 ],
                 "id": item_id, "collection": "landsat-c2-l2",
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "bbox": [min(lons), min(lats), max(lons), max(lats)],
+                "geometry": geometry, "bbox": bbox,
                 "properties": {
                     "datetime": f"{day}T10:{20 + number:02d}:13.123456Z",
                     "platform": platform, "instruments": ["oli", "tirs"],

@@ -16,10 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from pyproj import Transformer
 from rasterio.transform import Affine
 from sample_catalogue import write_collection
+from sample_scenes import outline, write_cog
 
 #: MODIS' sinusoidal CRS as GDAL writes it for the MODIS tiles (a sphere of radius
 #: 6371007.181 m, no EPSG code).
@@ -69,24 +69,12 @@ def ndvi(day: int, pixels: int) -> np.ndarray:
     return data
 
 
-def _footprint(transform: Affine, pixels: int) -> dict:
-    """The window's outline in EPSG:4326 (its edges densified: sinusoidal is curved)."""
-    to_wgs84 = Transformer.from_crs(SINUSOIDAL_WKT, "EPSG:4326", always_xy=True)
-    steps = np.linspace(0, pixels, 9)
-    edge = [(c, 0) for c in steps] + [(pixels, r) for r in steps[1:]]
-    edge += [(c, pixels) for c in steps[::-1][1:]] + [(0, r) for r in steps[::-1][1:]]
-    ring = [list(to_wgs84.transform(*(transform * (c, r)))) for c, r in edge]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
 def make_modis(
     root: Path, files_url: str, lon: float, lat: float, start: date, count: int, pixels: int = 64
 ) -> ModisCatalogue:
     """``count`` 16-day composites from ``start`` around (lon, lat), in both collections."""
     h, v, transform = tile_window(lon, lat, pixels)
-    geometry = _footprint(transform, pixels)
-    ring = np.array(geometry["coordinates"][0])
-    bbox = [*ring.min(axis=0).tolist(), *ring.max(axis=0).tolist()]
+    geometry, bbox = outline(SINUSOIDAL_WKT, transform, pixels, points=9)
     dates = [start + timedelta(days=16 * i) for i in range(count)]
     folder = root / "modis"
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,13 +82,7 @@ def make_modis(
     for index, day in enumerate(dates):
         name = f"MOD13Q1.A{day:%Y%j}.h{h:02d}v{v:02d}.061"
         path = folder / f"{name}_{NDVI}.tif"
-        profile = {
-            "driver": "COG", "width": pixels, "height": pixels, "count": 1, "dtype": "int16",
-            "crs": SINUSOIDAL_WKT, "transform": transform, "nodata": NODATA,
-            "blocksize": 32, "compress": "deflate",
-        }  # fmt: skip
-        with rasterio.open(path, "w", **profile) as out:
-            out.write(ndvi(index, pixels), 1)
+        write_cog(path, ndvi(index, pixels), SINUSOIDAL_WKT, transform, NODATA, blocksize=32)
         end = day + timedelta(days=15)
         for collection, states_projection in COLLECTIONS.items():
             properties = {

@@ -4,10 +4,8 @@ values as the plain https catalogue."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from local_stac import serve_folder
+from local_stac import rewritten_collection, serve_folder
 from test_timeseries import run_points
 
 from sits_qgis.timeseries.access import asset_href, gdal_path
@@ -36,20 +34,14 @@ def s3_catalogue(sample_stac, tmp_path_factory):
     source = catalogue.collections["earth-search"]
     root = tmp_path_factory.mktemp("s3")
 
+    def s3_hrefs(item: dict) -> None:
+        for asset in item["assets"].values():
+            https = asset["href"]
+            asset["href"] = "s3://no-such-bucket/" + https.split("/", 3)[-1]
+            asset["alternate"] = {"https": {"href": https}}
+
     def make(files_url: str):
-        folder = root / "s3-items"
-        folder.mkdir()
-        (folder / "collection.json").write_text((source / "collection.json").read_text())
-        lines = []
-        for line in (source / "items.ndjson").read_text().splitlines():
-            item = json.loads(line)
-            for asset in item["assets"].values():
-                https = asset["href"]
-                asset["href"] = "s3://no-such-bucket/" + https.split("/", 3)[-1]
-                asset["alternate"] = {"https": {"href": https}}
-            lines.append(json.dumps(item))
-        (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
-        return {"s3": folder}
+        return {"s3": rewritten_collection(source, root / "s3-items", s3_hrefs)}
 
     with serve_folder(root, make) as served:
         yield served.stac_urls["s3"]
@@ -76,19 +68,13 @@ def local_file_catalogue(sample_stac, tmp_path_factory):
     source = catalogue.collections["earth-search"]
     root = tmp_path_factory.mktemp("local-files")
 
+    def file_hrefs(item: dict) -> None:
+        for asset in item["assets"].values():
+            path = asset["href"].removeprefix(served.files_url + "/")
+            asset["href"] = str(catalogue.root / path)
+
     def make(files_url: str):
-        folder = root / "local-items"
-        folder.mkdir()
-        (folder / "collection.json").write_text((source / "collection.json").read_text())
-        lines = []
-        for line in (source / "items.ndjson").read_text().splitlines():
-            item = json.loads(line)
-            for asset in item["assets"].values():
-                path = asset["href"].removeprefix(served.files_url + "/")
-                asset["href"] = str(catalogue.root / path)
-            lines.append(json.dumps(item))
-        (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
-        return {"local": folder}
+        return {"local": rewritten_collection(source, root / "local-items", file_hrefs)}
 
     with serve_folder(root, make) as local:
         yield local.stac_urls["local"]

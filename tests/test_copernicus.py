@@ -10,10 +10,11 @@ private bucket are said per feature."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from blob_store import StoreRules, blob_store
-from local_stac import serve_folder
+from local_stac import rewritten_collection, serve_folder
 from test_timeseries import run_points
 
 from sits_qgis.profiles import PROFILES_FILE, USER_PROFILES_VARIABLE
@@ -35,10 +36,8 @@ def copernicus(sample_stac, tmp_path_factory):
     root = tmp_path_factory.mktemp("cdse")
     with blob_store(sample.root, rules) as s3_url:
 
-        def convert(alternates: bool):
-            lines = []
-            for line in (source / "items.ndjson").read_text().splitlines():
-                item = json.loads(line)
+        def convert(alternates: bool) -> Callable[[dict], None]:
+            def cdse_assets(item: dict) -> None:
                 assets = {}
                 for key, asset in item["assets"].items():
                     https = asset["href"]
@@ -50,20 +49,20 @@ def copernicus(sample_stac, tmp_path_factory):
                     for new_key in KEYS.get(key, (key,)):
                         assets[new_key] = json.loads(json.dumps(asset))
                 item["assets"] = assets
-                lines.append(json.dumps(item))
-            return "\n".join(lines) + "\n"
+
+            return cdse_assets
+
+        def without_item_assets(collection: dict) -> dict:
+            collection.pop("item_assets", None)
+            return collection
 
         def make(_: str):
-            folders = {}
-            for name, alternates in (("cdse", True), ("s3-only", False)):
-                folder = root / name
-                folder.mkdir()
-                collection = json.loads((source / "collection.json").read_text())
-                collection.pop("item_assets", None)
-                (folder / "collection.json").write_text(json.dumps(collection))
-                (folder / "items.ndjson").write_text(convert(alternates))
-                folders[name] = folder
-            return folders
+            return {
+                name: rewritten_collection(
+                    source, root / name, convert(alternates), without_item_assets
+                )
+                for name, alternates in (("cdse", True), ("s3-only", False))
+            }
 
         with serve_folder(root, make) as served:
             shipped = json.loads(PROFILES_FILE.read_text())["catalogues"]["copernicus"]

@@ -6,10 +6,11 @@ and features go on."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from blob_store import StoreRules, blob_store
-from local_stac import serve_folder
+from local_stac import rewritten_collection, serve_folder
 from test_timeseries import run_points
 
 #: The date whose nir files are missing from the store in the "broken" catalogue.
@@ -29,21 +30,20 @@ def flaky(sample_stac, tmp_path_factory):
     root = tmp_path_factory.mktemp("flaky")
     with blob_store(sample.root, rules) as store_url:
 
+        def behind(name: str) -> Callable[[dict], dict]:
+            def in_store(item: dict) -> dict:
+                item = json.loads(json.dumps(item).replace(served.files_url, f"{store_url}/{name}"))
+                if name == "broken" and item["properties"]["datetime"].startswith(BROKEN):
+                    item["assets"]["nir"]["href"] += ".missing"  # 404, every time
+                return item
+
+            return in_store
+
         def make(_: str):
-            folders = {}
-            for name in ("reset", "truncate", "broken"):
-                folder = root / name
-                folder.mkdir()
-                (folder / "collection.json").write_text((source / "collection.json").read_text())
-                lines = []
-                for line in (source / "items.ndjson").read_text().splitlines():
-                    item = json.loads(line.replace(served.files_url, f"{store_url}/{name}"))
-                    if name == "broken" and item["properties"]["datetime"].startswith(BROKEN):
-                        item["assets"]["nir"]["href"] += ".missing"  # 404, every time
-                    lines.append(json.dumps(item))
-                (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
-                folders[name] = folder
-            return folders
+            return {
+                name: rewritten_collection(source, root / name, behind(name))
+                for name in ("reset", "truncate", "broken")
+            }
 
         with serve_folder(root, make) as catalogues:
             yield catalogues.stac_urls, rules, served.stac_urls["earth-search"]

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from blob_store import StoreRules, blob_store
-from local_stac import serve_folder
+from local_stac import rewritten_collection, serve_folder
 from test_timeseries import run_points
 
 from sits_qgis.errors import SitsError
@@ -45,18 +45,12 @@ def blob_catalogue(sample_stac, tmp_path_factory):
     root = tmp_path_factory.mktemp("blobs")
     with blob_store(source_root, rules) as store_url:
 
+        def in_store(item: dict) -> None:
+            for asset in item["assets"].values():
+                asset["href"] = asset["href"].replace(files_url, f"{store_url}/pcstore/data")
+
         def make(_: str):
-            folder = root / "pc-items"
-            folder.mkdir()
-            (folder / "collection.json").write_text((source / "collection.json").read_text())
-            lines = []
-            for line in (source / "items.ndjson").read_text().splitlines():
-                item = json.loads(line)
-                for asset in item["assets"].values():
-                    asset["href"] = asset["href"].replace(files_url, f"{store_url}/pcstore/data")
-                lines.append(json.dumps(item))
-            (folder / "items.ndjson").write_text("\n".join(lines) + "\n")
-            return {"signed": folder}
+            return {"signed": rewritten_collection(source, root / "pc-items", in_store)}
 
         with serve_folder(root, make) as served:
             url = served.stac_urls["signed"]
