@@ -93,6 +93,19 @@ def test_cancel_returns_fast_and_stops_running_work(processes_backend):
     assert len(list(processes_backend.run(tasks(tf.pid_and_value, range(4))))) == 4
 
 
+def test_a_run_right_after_a_cancel_gets_every_result(processes_backend):
+    """A run that starts while the workers a cancel left busy are being restarted waits
+    for them, instead of losing its first tasks to the restart."""
+    assert processes_backend.wait_until_idle(30)
+    flag = threading.Event()
+    threading.Timer(0.3, flag.set).start()
+    with pytest.raises(Cancelled):
+        list(processes_backend.run(tasks(tf.sleep_then, range(6), 60), flag.is_set))
+    results = sorted(v for _, (_, v) in processes_backend.run(tasks(tf.pid_and_value, range(8))))
+    assert results == list(range(8))
+    assert processes_backend.wait_until_idle(30)
+
+
 def test_close_leaves_no_worker_process():
     backend = Backend(BackendConfig(mode=BackendMode.PROCESSES, workers=2))
     backend.start()
@@ -289,3 +302,34 @@ def test_memory_per_worker_reaches_the_workers():
         assert [w["memory_limit"] for w in workers] == [300 * 2**20]
     finally:
         backend.close()
+
+
+def test_no_other_process_can_use_the_local_workers(processes_backend, tmp_path):
+    """The local cluster speaks TLS with certificates made for it alone: a process
+    without them (plain TCP, TLS without certificates, or its own temporary ones)
+    cannot connect, so it cannot run code in the workers."""
+    import subprocess
+    import sys
+
+    address = processes_backend.client.scheduler.address
+    assert address.startswith("tls://127.0.0.1:")
+    marker = tmp_path / "intruder-ran"
+    attempts = {
+        "plain tcp": f"Client({address.replace('tls://', 'tcp://')!r}, timeout=5)",
+        "tls, no certificate": f"Client({address!r}, timeout=5)",
+        "tls, other certificates": (
+            f"Client({address!r}, timeout=5, security=Security.temporary())"
+        ),
+    }
+    for name, connect in attempts.items():
+        script = (
+            "from distributed import Client\nfrom distributed.security import Security\n"
+            f"client = {connect}\n"
+            f"client.run(lambda: open({str(marker)!r}, 'w').write('x'))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode != 0, name
+        assert not marker.exists(), name
+    assert processes_backend.client.submit(sum, [1, 2]).result() == 3  # ours still works
