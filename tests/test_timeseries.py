@@ -549,7 +549,8 @@ def full_disk(tmp_path):
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
     yield folder
-    subprocess.run(["umount", str(folder)], check=False)
+    # lazily: a worker of the shared backend may still hold a file of it open
+    subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
 def test_a_full_disk_is_said_per_cube_not_as_permission_denied(stac, sequential_backend, full_disk):
