@@ -59,6 +59,12 @@ the Temporal Controller.
 )
 
 
+#: Rows from which a temporary output layer is worth a warning, and what one row of
+#: two bands costs QGIS's process in a memory layer (measured, bench_qgis_memory.py).
+MEMORY_LAYER_ROWS = 100_000
+MEMORY_ROW_BYTES = 520
+
+
 class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
     NAME = "extracttimeseries"
     DISPLAY_NAME = "Extract time series (points and polygons)"
@@ -161,6 +167,7 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                     parameters, context, self.OUTPUT_LAYER, columns, True, source
                 )
                 post_process(context, sinks["layer_id"], series_style(columns, options["indices"]))
+                self.warn_of_memory_layers(context, sinks, data.get("rows", 0), feedback)
                 if journal is not None:
                     journal.columns(columns)
                 for finished in done.values():  # what the interrupted run finished
@@ -277,6 +284,25 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                     parameters,
                     self.OUTPUT_LAYER,
                 )
+
+    @staticmethod
+    def warn_of_memory_layers(
+        context: Any, sinks: dict[str, Any], rows: int, feedback: Any
+    ) -> None:
+        """Say so before a large table fills a temporary layer: QGIS holds every row of
+        it in its own memory (measured: 144 MiB for 292,000 rows of two bands, where a
+        GeoPackage output keeps QGIS's memory flat; bench/results/qgis_memory.md)."""
+        if rows < MEMORY_LAYER_ROWS:
+            return
+        for key in ("table_id", "layer_id"):
+            layer = context.getMapLayer(sinks[key]) if sinks.get(key) else None
+            if layer is not None and layer.providerType() == "memory":
+                feedback.pushWarning(
+                    f"Up to {rows:,} rows go to a temporary layer, which QGIS keeps in its"
+                    f" memory (about {rows * MEMORY_ROW_BYTES / 2**20:,.0f} MiB); for a"
+                    " run this large, save the output to a file (GeoPackage or CSV)."
+                )
+                return
 
     def sink(
         self,

@@ -150,6 +150,35 @@ def test_point_layer_in_web_mercator_gives_the_pixel_values(
     del temporal
 
 
+def test_a_large_table_for_a_temporary_layer_is_warned_of(
+    loaded_plugin, sample_stac, tmp_path, monkeypatch
+) -> None:
+    """A table of more rows than the threshold going to a temporary layer (held in
+    QGIS's memory) gets a warning that names the rows and says to save to a file; the
+    same run to a file does not."""
+    import sys
+
+    from qgis.core import QgsApplication
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("sits:extracttimeseries")
+    module = sys.modules[type(algorithm).__module__]
+    rows = len(SITES) * len(DATES)
+    monkeypatch.setattr(module, "MEMORY_LAYER_ROWS", rows)  # this run's rows, at most
+    served, _ = sample_stac
+    params = common(served.stac_urls["earth-search"], site_points())
+    warned = {}
+    for output in ("TEMPORARY_OUTPUT", str(tmp_path / "t.gpkg")):
+        feedback = RecordingFeedback()
+        result = processing.run("sits:extracttimeseries", params | {"OUTPUT": output},
+                                feedback=feedback)  # fmt: skip
+        assert result["ROWS"] == rows
+        warned[output] = [w for w in feedback.warnings if "temporary layer" in w]
+    assert len(warned["TEMPORARY_OUTPUT"]) == 1
+    assert f"Up to {rows:,} rows" in warned["TEMPORARY_OUTPUT"][0]
+    assert "save the output to a file" in warned["TEMPORARY_OUTPUT"][0]
+    assert warned[str(tmp_path / "t.gpkg")] == []
+
+
 def test_selected_features_only(loaded_plugin, sample_stac, tmp_path) -> None:
     served, _ = sample_stac
     layer = site_points("EPSG:4326")

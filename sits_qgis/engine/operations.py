@@ -254,7 +254,10 @@ def extract_table(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     _start_backend_soon(params, TABLE_WORKER_IMPORTS)
     plan = _plan(params, channel, table_target(table), table.buffer)
     columns = table_columns(plan, table, kind)
-    channel.emit("plan", {"columns": columns, "features": len(plan.features)})
+    # at most one row per feature and item: QGIS's side warns before filling a
+    # temporary layer (held in its memory) with hundreds of thousands of rows
+    rows = sum(len(job.items) for job in plan.jobs)
+    channel.emit("plan", {"columns": columns, "features": len(plan.features), "rows": rows})
     for outcome in run_table(plan, table, _backend(params), channel.is_cancelled):
         channel.emit(
             "outcome",
