@@ -21,4 +21,5 @@ eval "filter_args=(${BENCH_FILTER_ARGS:-})"
 eval "timeseries_args=(${BENCH_TIMESERIES_ARGS:-})"
 "$PYTHON" "$HERE/bench_timeseries.py" "${timeseries_args[@]}" || status=$?
 "$PYTHON" "$HERE/bench_boundary.py" || status=$?
+"$PYTHON" "$HERE/bench_qgis_memory.py" || status=$?
 exit "$status"
