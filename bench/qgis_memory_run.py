@@ -25,6 +25,13 @@ QGIS_PLUGINS = "/usr/share/qgis/python/plugins"
 MIB = 2**20
 
 
+def sample(process: psutil.Process, peak: list[int], done: threading.Event) -> None:
+    """Keep the highest resident memory of ``process`` in ``peak[0]`` until ``done``."""
+    while not done.is_set():
+        peak[0] = max(peak[0], process.memory_info().rss)
+        done.wait(0.1)
+
+
 def main() -> None:
     plugins, url, points, end, out = sys.argv[1:6]
     outputs = sys.argv[6:]
@@ -45,13 +52,7 @@ def main() -> None:
     for number, output in enumerate(outputs):
         peak = [0]
         done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], me.memory_info().rss)
-                done.wait(0.1)
-
-        sampler = threading.Thread(target=sample, daemon=True)
+        sampler = threading.Thread(target=sample, args=(me, peak, done), daemon=True)
         sampler.start()
         started = time.perf_counter()
         destination = (

@@ -17,6 +17,8 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingOutputLayerDefinition,
+    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsRasterLayer,
 )
@@ -55,6 +57,27 @@ def remove_output(destination: str) -> bool:
         except OSError:
             return False
     return True
+
+
+#: Destinations that are not files of this machine: left to their providers.
+NOT_FILES = ("TEMPORARY_OUTPUT", "memory:", "ogr:", "postgres:", "postgis:", "spatialite:")
+
+
+def destination_problem(name: str, value: Any) -> str:
+    """What is wrong with a file destination's folder, in the parameter's name: QGIS
+    itself says only "Could not create layer ... (OGR error: ...)" once the run has
+    started, without the parameter. Empty when the folder can take the file."""
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        value = value.sink.staticValue()
+    path = str(value or "").split("|", 1)[0].strip()
+    if not path or path.startswith(NOT_FILES) or "://" in path:
+        return ""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"{name}: the folder {folder} does not exist; choose a file in an existing folder."
+    if not os.access(folder, os.W_OK):
+        return f"{name}: the folder {folder} cannot be written to; choose another folder."
+    return ""
 
 
 class SitsAlgorithm(QgsProcessingAlgorithm):
@@ -106,6 +129,13 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
         """QGIS's own checks, then the engine: without one, the dialog says how to set it
         up before anything starts (and qgis_process and processing.run stop there too)."""
         ok, message = super().checkParameterValues(parameters, context)
+        if ok:
+            for definition in self.destinationParameterDefinitions():
+                if isinstance(definition, QgsProcessingParameterFolderDestination):
+                    continue  # made by the run if missing
+                problem = destination_problem(definition.name(), parameters.get(definition.name()))
+                if problem:
+                    return False, problem
         if ok and self.NEEDS_ENGINE:
             problem = engine.engine_status().problem
             if problem:

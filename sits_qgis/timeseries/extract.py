@@ -213,6 +213,19 @@ def run_notes(options: SeriesOptions) -> list[str]:
     return [f"MASK_BAND is empty: no pixel is masked, and {given} are not used."]
 
 
+def nothing_found(options: SeriesOptions, features: int, rejected: str | None) -> SitsError:
+    """A search that found no image for any feature: said once, as an error naming what
+    to change, rather than as a table whose every row says 'no data'."""
+    cloud = f" with at most {options.max_cloud:g} % cloud" if options.max_cloud < 100 else ""
+    check = "START_DATE and END_DATE" + (", MAX_CLOUD" if cloud else "")
+    return SitsError(
+        f"No image of '{options.collection}' between {options.start} and {options.end}"
+        f"{cloud} covers any of the {features} feature(s). Check {check}, and that INPUT"
+        " lies where the collection has images (a layer whose CRS is set wrong lies"
+        " elsewhere)." + (f" {rejected}" if rejected else "")
+    )
+
+
 def plan_run(
     layer: FeatureLayer,
     options: SeriesOptions,
@@ -262,6 +275,8 @@ def plan_run(
         ),
         is_cancelled,
     )
+    if usable and not result.items:
+        raise nothing_found(options, len(usable), result.rejection_note())
     notes = run_notes(options) + list(filter(None, [result.rejection_note()]))
     spec = build_spec(options, result.bands, profile, notes)
     assets = assets_to_load(spec)
