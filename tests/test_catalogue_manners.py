@@ -18,6 +18,7 @@ import pytest
 import shapely
 
 from sits_qgis.errors import SitsError
+from sits_qgis.profiles import CatalogueProfile
 from sits_qgis.stac import SearchRequest, search
 from sits_qgis.stac.catalogues import Catalogue, resolve_catalogue
 from sits_qgis.stac.client import Throttle, open_catalogue
@@ -122,7 +123,7 @@ def test_a_rate_capped_catalogue_gets_its_requests_spaced(sample_stac):
     served, _ = sample_stac
     upstream = served.stac_urls["earth-search"]
     with front(upstream, lambda *_: None) as (url, seen):
-        capped = Catalogue("capped", "capped", url, requests_per_second=4.0)
+        capped = Catalogue(url, CatalogueProfile("capped", "capped", url, requests_per_second=4.0))
         started = time.monotonic()
         client = open_catalogue(capped)
         list(client.get_collections())

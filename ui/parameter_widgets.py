@@ -320,7 +320,7 @@ class CollectionWrapper(_TextWrapper):
             self._say(self.tr("Catalogue: {}").format(exc))
             return
         self.api_url = catalogue.url
-        profiled = catalogue.profile.collections if catalogue.profile else {}
+        profiled = catalogue.profile.collections
         self._fill([{"id": key, "title": c.title} for key, c in profiled.items()])
         self._say(self.tr("Listing the collections of {}…").format(self.api_url))
         self.fetcher.get(f"{self.api_url}/collections", self._listed, self._failed)

@@ -17,18 +17,35 @@ from ..redact import shown_url
 
 @dataclass(frozen=True)
 class Catalogue:
-    """A STAC API: its address, how its asset URLs are signed before reading
-    (``signing``: ``planetary-computer`` or ``None``) and where the tokens come from,
-    the request rate it allows (``None``: no stated limit), and its profile when it has
-    one."""
+    """A STAC API as a run reads it: the address typed (a profiled catalogue's own, or
+    another address on its host) and the profile that says how to read it: signing and
+    its token service, the request rate it allows, account, data hosts and collections.
+    An address without a profile gets an empty one of its own."""
 
-    key: str
-    title: str
     url: str
-    signing: str | None = None
-    token_url: str | None = None
-    requests_per_second: float | None = None
-    profile: CatalogueProfile | None = None
+    profile: CatalogueProfile
+
+    @property
+    def key(self) -> str:
+        return self.profile.key
+
+    @property
+    def title(self) -> str:
+        return self.profile.title
+
+    @property
+    def signing(self) -> str | None:
+        """How asset addresses are signed (``planetary-computer``), or ``None``."""
+        return self.profile.signing
+
+    @property
+    def token_url(self) -> str | None:
+        return self.profile.token_url
+
+    @property
+    def requests_per_second(self) -> float | None:
+        """The request rate the API allows; ``None``: no stated limit."""
+        return self.profile.requests_per_second
 
     @property
     def signs_assets(self) -> bool:
@@ -41,15 +58,7 @@ class Catalogue:
 
 
 def _from_profile(profile: CatalogueProfile, url: str | None = None) -> Catalogue:
-    return Catalogue(
-        profile.key,
-        profile.title,
-        (url or profile.url).rstrip("/"),
-        profile.signing,
-        profile.token_url,
-        profile.requests_per_second,
-        profile,
-    )
+    return Catalogue((url or profile.url).rstrip("/"), profile)
 
 
 #: The catalogues of the profiles, by key, in the profiles' order.
@@ -87,4 +96,5 @@ def resolve_catalogue(text: str | None, parameter: str = "STAC_URL") -> Catalogu
         )
     if profile is not None:  # another address on a profiled catalogue's host
         return _from_profile(profile, value)
-    return Catalogue("custom", shown_url(value), value.rstrip("/"))
+    address = value.rstrip("/")
+    return Catalogue(address, CatalogueProfile("custom", shown_url(value), address))

@@ -192,7 +192,7 @@ def credential_hosts(catalogue: Catalogue, options: SeriesOptions) -> frozenset[
     """The hosts that get AUTHCFG's headers: the catalogue's, its profile's data hosts
     (NASA's LP DAAC serves its files from another host), and the user's."""
     own = urlsplit(catalogue.url).netloc.lower()
-    listed = catalogue.profile.credential_hosts if catalogue.profile else ()
+    listed = catalogue.profile.credential_hosts
     return frozenset(
         h.strip().lower() for h in (own, *listed, *options.credential_hosts) if h.strip()
     )
@@ -261,7 +261,7 @@ def plan_run(
         else shapely.geometry.box(0, 0, 0, 0)
     )
     catalogue = resolve_catalogue(options.stac_url)
-    profile = catalogue.profile.collections.get(options.collection) if catalogue.profile else None
+    profile = catalogue.profile.collections.get(options.collection)
     result = search(
         SearchRequest(
             catalogue=catalogue,
@@ -290,8 +290,8 @@ def plan_run(
         token_url=catalogue.token_url if catalogue.signs_assets else None,
         s3=dict(options.s3),
         requester_pays=bool(profile and profile.requester_pays),
-        account=catalogue.profile.account if catalogue.profile else None,
-        s3_endpoint=dict(catalogue.profile.s3_endpoint) if catalogue.profile else {},
+        account=catalogue.profile.account,
+        s3_endpoint=dict(catalogue.profile.s3_endpoint),
         credential_hosts=credential_hosts(catalogue, options),
         local_files=options.local_files,
     )
