@@ -101,12 +101,19 @@ def _process(
 
 @contextmanager
 def serve_folder(
-    root: Path, make: Callable[[str], dict[str, Path]], latency_ms: float = 0.0
+    root: Path,
+    make: Callable[[str], dict[str, Path]],
+    latency_ms: float = 0.0,
+    *,
+    mbit: float = 0.0,
+    paths: Path | None = None,
 ) -> Iterator[LocalStac]:
     """Serve ``root`` with the Range file server, then each collection folder (holding
     ``collection.json`` and ``items.ndjson``) that ``make(files_url)`` writes, one STAC
     API per collection; stop them all on exit. The file server answers each request
-    after ``latency_ms``, as a remote store would."""
+    after ``latency_ms`` and shares ``mbit`` Mbit/s (0: no cap) between its
+    connections, as a remote store seen from a desktop would; ``paths`` (a JSON file:
+    URL path to a file under ``root``) lets a few files serve many addresses."""
     root.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         port = free_port()
@@ -114,7 +121,9 @@ def serve_folder(
         http_log = root / "http_requests.log"
         http_log.write_text("")
         command = [sys.executable, str(HERE / "range_file_server.py"), str(root), str(port),
-                   str(http_log), str(latency_ms)]  # fmt: skip
+                   str(http_log), "--latency-ms", str(latency_ms), "--mbit", str(mbit)]  # fmt: skip
+        if paths is not None:
+            command += ["--paths", str(paths)]
         stack.enter_context(
             _process(
                 command, files_url + "/", root, root / "file_server.out",
