@@ -14,9 +14,9 @@ RangeHTTPServer gives the Range support GDAL needs to read COGs. On top of it:
 - **a bandwidth cap shared by every connection** (``--mbit``): the body goes out in
   64 KiB pieces, each of which waits for its turn on one simulated link, so that ten
   connections share the link as they share a user's real one;
-- **path mapping** (``--paths``, a JSON object from URL path to a file under ROOT): a
-  few physical files serve many dates, so that a catalogue of full-size files fits on
-  the disk.
+- **path mapping** (``--paths``, a JSON object from URL path to a file under ROOT,
+  read again whenever it changes): a few physical files serve many dates, so that a
+  catalogue of full-size files fits on the disk.
 
 Usage: ``python range_file_server.py ROOT PORT LOG [LATENCY_MS] [--latency-ms MS]
 [--mbit MBIT] [--paths MAP.json]``.
@@ -93,12 +93,29 @@ class StoreHandler(RangeRequestHandler):
     log_lock = threading.Lock()
     latency_seconds = 0.0
     link: Link | None = None
-    paths: dict[str, str] = {}  # noqa: RUF012 (set once, before the server starts)
+    paths_file: Path | None = None
+    _paths: tuple[float, dict[str, str]] = (-1.0, {})
+    _paths_lock = threading.Lock()
     root = "."
     body_bytes = 0
 
+    @classmethod
+    def mapping(cls) -> dict[str, str]:
+        """The path mapping as the file says it now: the catalogue that writes it is
+        made once the server runs (its items need the server's address)."""
+        if cls.paths_file is None:
+            return {}
+        with cls._paths_lock:
+            try:
+                changed = cls.paths_file.stat().st_mtime
+            except FileNotFoundError:
+                return {}
+            if changed != cls._paths[0]:
+                cls._paths = (changed, json.loads(cls.paths_file.read_text()))
+            return cls._paths[1]
+
     def translate_path(self, path: str) -> str:
-        mapped = self.paths.get(unquote(urlsplit(path).path))
+        mapped = self.mapping().get(unquote(urlsplit(path).path))
         if mapped is not None:
             return os.path.join(self.root, mapped)
         return super().translate_path(path)
@@ -162,7 +179,7 @@ def main() -> None:
     latency = args.latency_ms if args.latency_ms is not None else args.latency
     StoreHandler.latency_seconds = latency / 1000
     StoreHandler.link = Link(args.mbit * 1e6 / 8) if args.mbit > 0 else None
-    StoreHandler.paths = json.loads(args.paths.read_text()) if args.paths else {}
+    StoreHandler.paths_file = args.paths
     StoreHandler.root = str(args.root)
     StoreHandler.log = args.log.open("a", buffering=1)  # a line at a time
     handler = functools.partial(StoreHandler, directory=str(args.root))

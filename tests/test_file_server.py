@@ -22,7 +22,7 @@ def store(tmp_path_factory):
     paths.write_text(json.dumps({"/s2/2023-01-05/B04.tif": "physical/blob.bin",
                                  "/s2/2023-01-10/B04.tif": "physical/blob.bin"}))  # fmt: skip
     with serve_folder(root, lambda _: {}, mbit=8.0, paths=paths) as served:
-        yield served
+        yield served, paths
 
 
 def get(url: str, byte_range: str | None = None) -> bytes:
@@ -32,6 +32,7 @@ def get(url: str, byte_range: str | None = None) -> bytes:
 
 
 def test_mapped_paths_serve_their_file_and_ranges_and_bytes_are_logged(store):
+    store, _ = store
     store.http_log.write_text("")
     body = get(f"{store.files_url}/s2/2023-01-10/B04.tif", "bytes=1000-1999")
     assert body == (bytes(range(256)) * 4096)[1000:2000]
@@ -43,9 +44,21 @@ def test_mapped_paths_serve_their_file_and_ranges_and_bytes_are_logged(store):
     assert lines[1][3] == "404"
 
 
+def test_a_mapping_written_after_the_start_is_followed(store):
+    """The catalogue writes its mapping once the server runs (its items need the
+    server's address): a path added then is served."""
+    store, paths = store
+    mapping = json.loads(paths.read_text())
+    mapping["/s2/2023-01-15/B04.tif"] = "physical/blob.bin"
+    time.sleep(0.01)  # a modification time of its own
+    paths.write_text(json.dumps(mapping))
+    assert len(get(f"{store.files_url}/s2/2023-01-15/B04.tif", "bytes=0-9")) == 10
+
+
 def test_connections_share_the_bandwidth_cap(store):
     """Two connections reading 1 MiB each through an 8 Mbit/s link together need at
     least 2 MiB / 1 MB/s: the cap is the link's, not each connection's."""
+    store, _ = store
     started = time.monotonic()
     threads = [
         threading.Thread(target=get, args=(f"{store.files_url}/s2/{day}/B04.tif",))

@@ -9,6 +9,7 @@ of the reading thread, never in the environment, an output or a message.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ GDAL_HTTP_OPTIONS: dict[str, str] = {
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "NO",
+    # the header (Sentinel-2 L2A COGs: well under 32 KiB) in the first ranged GET
+    "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
     "VSI_CACHE": "TRUE",
     "GDAL_CACHEMAX": "256",
     # the CRS as the file's GeoKeys say, without comparing it to the EPSG database's
@@ -40,6 +43,13 @@ GDAL_HTTP_OPTIONS: dict[str, str] = {
     # costs 0.4 ms of CPU instead of 1.3 ms
     "GTIFF_SRS_SOURCE": "GEOKEYS",
 }
+#: No HEAD before the first ranged GET, whose Content-Range gives the file's size: one
+#: round trip less per file (20-80 ms to a cloud store from a desktop; measured on the
+#: real-size catalogue: 60 requests instead of 90 for 12 dates of one point). Only
+#: where GDAL does it with a ranged GET: before 3.6.3 it downloaded the whole file
+#: (OSGeo/gdal#7150; measured on Debian 12's 3.6.2: 399 MB instead of 31 MB).
+NO_HEAD = {"CPL_VSIL_CURL_USE_HEAD": "NO"}
+NO_HEAD_SINCE = (3, 6, 3)
 #: The HTTP status in GDAL's messages ("HTTP response code on URL: 503"; 0: no answer).
 HTTP_CODE = re.compile(r"HTTP response code[^\n]*?: (\d+)")
 #: What GDAL says of an address it got no file from (its HTTP status unsaid: GDAL 3.10
@@ -49,6 +59,20 @@ NOT_FOUND = "does not exist in the file system"
 REMOTE_SCHEMES = ("http://", "https://", "s3://")
 #: The environment variables with which GDAL finds AWS credentials by itself.
 AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+@functools.cache
+def gdal_version() -> tuple[int, ...]:
+    """The version of the GDAL that reads (its Python bindings, else rasterio's own)."""
+    try:
+        from osgeo import gdal
+
+        text = gdal.__version__
+    except ImportError:
+        import rasterio
+
+        text = rasterio.__gdal_version__
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,8 @@ class Access:
         """GDAL's settings for reading ``href``, with the credential headers when its
         host is one of ``credential_hosts``."""
         options = dict(GDAL_HTTP_OPTIONS)
+        if gdal_version() >= NO_HEAD_SINCE:
+            options.update(NO_HEAD)
         options["GDAL_HTTP_TIMEOUT"] = str(max(1, round(self.http.timeout_s)))  # whole seconds
         options["GDAL_HTTP_MAX_RETRY"] = str(self.http.retries)
         if self.headers and self.sends_credentials(href):
