@@ -77,6 +77,13 @@ REFLECTANCE_NAMES = {
 #: arrays (pixels x dates x bands) in tens of megabytes.
 BATCH_FEATURES = 64
 BATCH_PIXELS = 2**18
+#: Features of one pixel each (points) in one task at most. Tasks that share images
+#: each fetch the blocks they need, so a block under thousands of points was fetched
+#: once per task of 64: measured on the real-size catalogue (bench_realscale.py),
+#: 10,000 points moved 7.3 times the bytes their answer needs. A task's arrays stay
+#: small (4,096 points x 73 dates x 5 bands: 12 MB); its 16 read threads keep the link
+#: busy without other tasks.
+BATCH_POINTS = 4096
 
 #: What the workers' table and cube tasks import, for ``Backend.start_soon`` to import
 #: while the catalogue is searched (about a second per worker, paid by the first task
@@ -337,11 +344,13 @@ def batches(jobs: Sequence[FeatureJob]) -> list[list[FeatureJob]]:
         shared.setdefault(key, []).append(job)
     result: list[list[FeatureJob]] = []
     for members in shared.values():
+        points = all(math.prod(job.target.geobox.shape) == 1 for job in members)
+        most = BATCH_POINTS if points else BATCH_FEATURES
         batch: list[FeatureJob] = []
         pixels = 0
         for job in members:
             size = math.prod(job.target.geobox.shape)
-            if batch and (len(batch) >= BATCH_FEATURES or pixels + size > BATCH_PIXELS):
+            if batch and (len(batch) >= most or pixels + size > BATCH_PIXELS):
                 result.append(batch)
                 batch, pixels = [], 0
             batch.append(job)
