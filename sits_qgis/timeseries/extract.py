@@ -3,8 +3,9 @@ the features as tasks on the backend and hand their outcomes back as they finish
 
 The main process only searches and plans (small, fast); reading and computing happen
 in the workers. Features covered by the same images go to the same task (up to
-``BATCH_FEATURES``, ``BATCH_POINTS`` points), which opens each file once for all of them: a thousand points in
-one Sentinel-2 tile cost about as many file openings as one point. A feature's own
+``BATCH_FEATURES``, or ``BATCH_POINTS`` points), which opens each file once for all of
+them: a thousand points in one Sentinel-2 tile cost about as many file openings as one
+point. A feature's own
 problem (no geometry, no image, an unreadable file) becomes its status and the others
 go on.
 """
