@@ -5,9 +5,8 @@ The main process only searches and plans (small, fast); reading and computing ha
 in the workers. Features covered by the same images go to the same task (up to
 ``BATCH_FEATURES``, or ``BATCH_POINTS`` points), which opens each file once for all of
 them: a thousand points in one Sentinel-2 tile cost about as many file openings as one
-point. A feature's own
-problem (no geometry, no image, an unreadable file) becomes its status and the others
-go on.
+point. A feature's own problem (no geometry, no image, an unreadable file) becomes its
+status and the others go on.
 """
 
 from __future__ import annotations
