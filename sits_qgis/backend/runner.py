@@ -283,10 +283,10 @@ class Backend:
         if self.config.mode is BackendMode.SEQUENTIAL:
             yield from self._run_here(tasks, cancelled)
             return
-        self.start()
         restarting = self._restarting
         if restarting is not None:
             restarting.join(RESTART_SECONDS + 5)
+        self.start()
         yield from self._run_distributed(tasks, cancelled)
 
     @staticmethod
@@ -378,20 +378,32 @@ class Backend:
             return
         try:
             client.restart_workers(workers, timeout=RESTART_SECONDS, raise_for_error=False)
+            live = len(client.scheduler_info().get("workers", {}))
         except Exception:  # backend closed meanwhile: the processes are gone anyway
             logging.getLogger(__name__).debug("worker restart after cancel failed", exc_info=True)
+            return
+        if live < self.config.workers:
+            # a nanny whose worker did not come back in time closes itself, and the
+            # cluster stays one worker short (seen with TLS on Debian 13 and sid): the
+            # next run starts a whole new cluster rather than run with fewer workers
+            logging.getLogger(__name__).debug("%d of %d workers after restart", live,
+                                              self.config.workers)  # fmt: skip
+            self.close()
 
     def wait_until_idle(self, timeout: float = 30.0) -> bool:
         """Whether all workers are up and idle within ``timeout`` seconds (for tests and
         for a run that follows a cancel)."""
-        if self._client is None:
-            return True
         deadline = time.monotonic() + timeout
+        restarting = self._restarting
+        if restarting is not None:
+            restarting.join(timeout)
         while time.monotonic() < deadline:
-            info = self._client.scheduler_info()
-            workers = info.get("workers", {})
+            client = self._client
+            if client is None:  # closed (a restart that lost a worker): the next run starts anew
+                return True
+            workers = client.scheduler_info().get("workers", {})
             expected = self.config.workers if self.config.mode is BackendMode.PROCESSES else 1
-            if len(workers) >= expected and not any(self._client.processing().values()):
+            if len(workers) >= expected and not any(client.processing().values()):
                 return True
             time.sleep(0.1)
         return False
