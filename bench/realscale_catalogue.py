@@ -38,6 +38,7 @@ from scipy.ndimage import gaussian_filter
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
 from sample_catalogue import (  # noqa: E402
+    EXTENSIONS,
     _asset,
     _collection,
     _datetime,
@@ -196,11 +197,7 @@ def make(out: Path, site_count: int, base_url: str) -> dict:
             ring = np.array(geometry["coordinates"][0])
             items.append({
                 "type": "Feature", "stac_version": "1.0.0",
-                "stac_extensions": [
-                    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-                    "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-                ],
+                "stac_extensions": EXTENSIONS,
                 "id": item_id, "collection": "sentinel-2-l2a",
                 "bbox": [*ring.min(axis=0).tolist(), *ring.max(axis=0).tolist()],
                 "geometry": geometry,
