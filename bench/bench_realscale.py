@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -52,6 +53,8 @@ HALF_M = {"image": 1113.0, "patch": 100.0}
 #: Reads in flight: the engine's two workers with their read threads each.
 CONCURRENCY = 32
 YEAR = (date(2023, 1, 1), date(2023, 12, 31))
+#: What realscale.json says of the runs with the block cache: (its name, the run's).
+CACHE_FIELDS = (("wall_s", "wall_seconds"), ("bytes", "bytes"), ("requests", "http_requests"))
 
 
 def run_logged(command: list[str], http_log: Path, timeout: float) -> dict:
@@ -82,6 +85,9 @@ def main() -> None:
     parser.add_argument("--skip-sits", action="store_true")
     parser.add_argument("--skip-odc", action="store_true")
     parser.add_argument("--skip-cubes", action="store_true", help="only the point cases")
+    parser.add_argument(
+        "--skip-cache", action="store_true", help="no runs with the block cache (cold, rerun)"
+    )
     parser.add_argument("--timeout", type=float, default=7200)
     args = parser.parse_args()
     sites = europe_sites()[: args.sites]
@@ -101,9 +107,10 @@ def main() -> None:
         tutorial = write_points([(s.lon, s.lat) for s in sites], out / "tutorial.geojson")
         for mode in () if args.skip_cubes else ("image", "patch"):
             print(f"== tutorial {mode} cubes", flush=True)
-            run = run_logged(
-                ours(url, tutorial, mode, out / f"ours_{mode}", args.workers, "2023-12-31"),
-                served.http_log, args.timeout,
+            command = ours(url, tutorial, mode, out / f"ours_{mode}", args.workers, "2023-12-31")
+            run = run_logged(command, served.http_log, args.timeout)
+            cache = None if args.skip_cache else cached_runs(
+                command, out / "block-cache", served.http_log, args.timeout
             )  # fmt: skip
             sits_run = None
             if not args.skip_sits and SITS_PYTHON.exists():
@@ -113,18 +120,19 @@ def main() -> None:
                 )  # fmt: skip
             need = needed(DATA / "collection", DATA, [(s.lon, s.lat) for s in sites], *YEAR,
                           BANDS.split(","), half_m=HALF_M[mode])  # fmt: skip
-            cases.append(case(f"tutorial {mode} cubes", run, need, args, sits_run, None))
+            cases.append(case(f"tutorial {mode} cubes", run, need, args, sits_run, None, cache))
             save(cases, args)
         for count in args.points_counts:
             print(f"== {count} points", flush=True)
             coordinates = scattered_points(count)[:count]
             points = write_points(coordinates, out / f"points_{count}.geojson")
-            run = run_logged(
-                ours(url, points, "points", out / f"ours_points_{count}", args.workers,
-                     args.points_end),
-                served.http_log, args.timeout,
-            )  # fmt: skip
+            command = ours(url, points, "points", out / f"ours_points_{count}", args.workers,
+                           args.points_end)  # fmt: skip
+            run = run_logged(command, served.http_log, args.timeout)
             run["report"] = read_report((out / f"ours_points_{count}").with_suffix(".json"))
+            cache = None if args.skip_cache else cached_runs(
+                command, out / "block-cache", served.http_log, args.timeout
+            )  # fmt: skip
             odc_run = None
             if not args.skip_odc:
                 odc_run = run_logged(
@@ -133,12 +141,23 @@ def main() -> None:
                 )  # fmt: skip
             need = needed(DATA / "collection", DATA, coordinates, YEAR[0], points_end,
                           BANDS.split(","))  # fmt: skip
-            cases.append(case(f"{count} points", run, need, args, None, odc_run))
+            cases.append(case(f"{count} points", run, need, args, None, odc_run, cache))
             save(cases, args)
     print((RESULTS / "realscale.md").read_text())
 
 
-def case(name: str, run: dict, need, args, sits_run: dict | None, odc_run: dict | None) -> dict:
+def cached_runs(command: list[str], folder: Path, http_log: Path, timeout: float) -> dict:
+    """The same run with the block cache: into an empty cache, then again (a rerun)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    command = [*command, "--block-cache", str(folder)]
+    return {
+        "cold": run_logged(command, http_log, timeout),
+        "rerun": run_logged(command, http_log, timeout),
+    }
+
+
+def case(name: str, run: dict, need, args, sits_run: dict | None, odc_run: dict | None,
+         cache: dict | None) -> dict:  # fmt: skip
     """One case as realscale.json lists it, with the runs kept in full beside it."""
     return {
         "case": name,
@@ -151,7 +170,12 @@ def case(name: str, run: dict, need, args, sits_run: dict | None, odc_run: dict 
         "peak_mib": run["peak_pss_mib"],
         "sits_wall_s": sits_run["wall_seconds"] if sits_run and sits_run["ok"] else None,
         "odc_wall_s": odc_run["wall_seconds"] if odc_run and odc_run["ok"] else None,
-        "runs": {"ours": run, "sits": sits_run, "odc": odc_run},
+        **{
+            f"cache_{when}_{what}": (cache[when][key] if cache and cache[when]["ok"] else None)
+            for when in ("cold", "rerun")
+            for what, key in CACHE_FIELDS
+        },
+        "runs": {"ours": run, "sits": sits_run, "odc": odc_run, "cache": cache},
     }
 
 
@@ -192,6 +216,22 @@ def report(cases: list[dict], args: argparse.Namespace) -> str:
             f" | {c['requests']:,} | {c['needed_requests']:,} | {c['peak_mib']:.0f} MiB"
             f" | {seconds(c['sits_wall_s'])} | {seconds(c['odc_wall_s'])} |"
         )
+    cached = [c for c in cases if c["cache_cold_wall_s"] is not None]
+    if cached:
+        lines += [
+            "",
+            "With the block cache (`--block-cache`): a first run into an empty cache, then"
+            " the same run again.",
+            "",
+            "| Case | Without cache | Into an empty cache | Bytes | Rerun | Bytes | Requests |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for c in cached:
+            lines.append(
+                f"| {c['case']} | {seconds(c['wall_s'])} | {seconds(c['cache_cold_wall_s'])}"
+                f" | {c['cache_cold_bytes'] / 1e6:,.0f} MB | {seconds(c['cache_rerun_wall_s'])}"
+                f" | {c['cache_rerun_bytes'] / 1e6:,.1f} MB | {c['cache_rerun_requests']:,} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import shapely
 
 from sits_qgis.backend import Backend, BackendConfig
+from sits_qgis.timeseries.blockcache import CacheSettings
 from sits_qgis.timeseries.extract import (
     CUBE_WORKER_IMPORTS,
     TABLE_WORKER_IMPORTS,
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--start", default="2023-01-01")
     parser.add_argument("--end", default="2023-12-31")
     parser.add_argument("--bands", default="blue,green,red,nir")
+    parser.add_argument("--block-cache", type=Path, help="the block cache's folder (default: none)")
     args = parser.parse_args()
     started = time.perf_counter()
     layer = read_points(args.points)
@@ -72,6 +74,7 @@ def main() -> None:
         end=date.fromisoformat(args.end),
         resolution=20.0 if cubes else 0.0,
         crs="EPSG:3035" if cubes else "",
+        block_cache=CacheSettings(str(args.block_cache), 20 * 2**30) if args.block_cache else None,
     )
     backend = Backend(BackendConfig(workers=args.workers))
     backend.start_soon(CUBE_WORKER_IMPORTS if cubes else TABLE_WORKER_IMPORTS)  # as the algorithms

@@ -22,7 +22,9 @@ from sits_qgis.redact import shown_url
 
 SUFFIX = ".sits-journal.jsonl"
 #: Parameters that say nothing about the result (credentials, network settings).
-NOT_IN_FINGERPRINT = ("headers", "s3", "http", "credential_hosts", "local_files")
+NOT_IN_FINGERPRINT = (
+    "headers", "s3", "http", "credential_hosts", "local_files", "block_cache",
+)  # fmt: skip
 
 
 def journal_path(destination: str) -> Path | None:

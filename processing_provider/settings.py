@@ -29,6 +29,11 @@ ENGINE_FOLDER = "SITS_ENGINE_FOLDER"
 ENGINE_PYTHON = "SITS_ENGINE_PYTHON"
 CREDENTIAL_HOSTS = "SITS_CREDENTIAL_HOSTS"
 LOCAL_FILES = "SITS_LOCAL_FILES"
+BLOCK_CACHE_MIB = "SITS_BLOCK_CACHE_MIB"
+BLOCK_CACHE_FOLDER = "SITS_BLOCK_CACHE_FOLDER"
+#: The block cache's size unless the user sets one: none (its first run reads through
+#: Python rather than GDAL's own HTTP client; see the README's measures).
+DEFAULT_BLOCK_CACHE_MIB = 0
 
 #: (label shown in the options, engine mode), in the order the list shows them.
 MODES = (
@@ -37,6 +42,11 @@ MODES = (
     ("In the engine process, one task at a time (debugging)", BackendMode.SEQUENTIAL),
     ("An existing dask scheduler (its address is set below)", BackendMode.SCHEDULER),
 )
+
+
+def default_cache_folder() -> str:
+    """Where image blocks are cached unless the user chooses: the QGIS profile's folder."""
+    return os.path.join(QgsApplication.qgisSettingsDirPath(), "sits_cache")
 
 
 def default_engine_folder() -> str:
@@ -112,6 +122,22 @@ def _settings() -> list[Setting]:
             "Read assets that a catalogue gives as local files or GDAL paths",
             False,
         ),
+        Setting(
+            GROUP,
+            BLOCK_CACHE_MIB,
+            "Block cache of image files on disk, in MiB (a rerun fetches nothing twice;"
+            " 0 = no cache)",
+            DEFAULT_BLOCK_CACHE_MIB,
+        ),
+        Setting(
+            GROUP,
+            BLOCK_CACHE_FOLDER,
+            "Block cache folder (empty = the QGIS profile's sits_cache folder)",
+            # empty by default, as the engine folder: QGIS refuses to save its options
+            # while a FOLDER setting names a folder that does not exist yet
+            "",
+            valuetype=Setting.FOLDER,
+        ),
     ]
 
 
@@ -177,11 +203,16 @@ def http_settings() -> dict[str, Any]:
 
 
 def access_settings() -> dict[str, Any]:
-    """Which other hosts get the credentials, and whether local files may be read."""
+    """Which other hosts get the credentials, whether local files may be read, and the
+    block cache (its folder and size; a size of 0 or less: none)."""
     hosts = str(ProcessingConfig.getSetting(CREDENTIAL_HOSTS) or "")
+    size = ProcessingConfig.getSetting(BLOCK_CACHE_MIB)  # a number: the options check it
+    mib = int(DEFAULT_BLOCK_CACHE_MIB if size in (None, "") else size)
+    folder = str(ProcessingConfig.getSetting(BLOCK_CACHE_FOLDER) or "").strip()
     return {
         "credential_hosts": [h.strip() for h in hosts.split(",") if h.strip()],
         "local_files": bool(ProcessingConfig.getSetting(LOCAL_FILES)),
+        "block_cache": {"folder": folder or default_cache_folder(), "max_mib": mib},
     }
 
 

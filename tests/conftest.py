@@ -316,3 +316,20 @@ def slow_stac(tmp_path_factory):
         _,
     ):
         yield served.stac_urls["earth-search"]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a 16 KiB file system (tmpfs; needs the right to mount, as root)."""
+    import subprocess
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    yield folder
+    # lazily: a worker of the shared backend may still hold a file of it open
+    subprocess.run(["umount", "--lazy", str(folder)], check=False)

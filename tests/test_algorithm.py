@@ -231,23 +231,34 @@ def test_processing_options_become_the_backend_settings(backend_settings):
         settings.ENGINE_FOLDER, settings.ENGINE_PYTHON, settings.MODE, settings.WORKERS,
         settings.MEMORY, settings.SCHEDULER, settings.CATALOGUE,
         settings.HTTP_TIMEOUT, settings.HTTP_RETRIES, settings.CREDENTIAL_HOSTS,
-        settings.LOCAL_FILES,
+        settings.LOCAL_FILES, settings.BLOCK_CACHE_MIB, settings.BLOCK_CACHE_FOLDER,
     ]  # fmt: skip
 
 
-def test_access_settings_are_read(backend_settings):
+def test_access_settings_are_read(backend_settings, tmp_path):
     from processing.core.ProcessingConfig import ProcessingConfig
 
-    assert settings.access_settings() == {"credential_hosts": [], "local_files": False}
-    ProcessingConfig.setSettingValue(settings.CREDENTIAL_HOSTS, " data.example.org, b.org:8080 ")
-    ProcessingConfig.setSettingValue(settings.LOCAL_FILES, True)
+    default_cache = {"folder": settings.default_cache_folder(), "max_mib": 0}
+    assert settings.access_settings() == {
+        "credential_hosts": [], "local_files": False, "block_cache": default_cache,
+    }  # fmt: skip
+    assert settings.default_cache_folder().startswith(QgsApplication.qgisSettingsDirPath())
     try:
+        ProcessingConfig.setSettingValue(
+            settings.CREDENTIAL_HOSTS, " data.example.org, b.org:8080 "
+        )
+        ProcessingConfig.setSettingValue(settings.LOCAL_FILES, True)
+        ProcessingConfig.setSettingValue(settings.BLOCK_CACHE_FOLDER, str(tmp_path))
+        ProcessingConfig.setSettingValue(settings.BLOCK_CACHE_MIB, 4096)
         assert settings.access_settings() == {
             "credential_hosts": ["data.example.org", "b.org:8080"], "local_files": True,
+            "block_cache": {"folder": str(tmp_path), "max_mib": 4096},
         }  # fmt: skip
     finally:
         ProcessingConfig.setSettingValue(settings.CREDENTIAL_HOSTS, "")
         ProcessingConfig.setSettingValue(settings.LOCAL_FILES, False)
+        ProcessingConfig.setSettingValue(settings.BLOCK_CACHE_FOLDER, "")
+        ProcessingConfig.setSettingValue(settings.BLOCK_CACHE_MIB, settings.DEFAULT_BLOCK_CACHE_MIB)
 
 
 def test_http_settings_are_read_and_checked(backend_settings):

@@ -536,23 +536,6 @@ def test_the_rasterio_reader_gives_what_gdals_bindings_give(
     assert {r["status"] for r in with_rasterio} >= {"ok", "masked"}
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A folder on a 16 KiB file system (tmpfs; needs the right to mount, as root)."""
-    import subprocess
-
-    folder = tmp_path / "full"
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
-    yield folder
-    # lazily: a worker of the shared backend may still hold a file of it open
-    subprocess.run(["umount", "--lazy", str(folder)], check=False)
-
-
 def test_a_full_disk_is_said_per_cube_not_as_permission_denied(stac, sequential_backend, full_disk):
     served, _ = stac
     cube = CubeOptions(folder=str(full_disk), mode=CubeMode.PATCH, patch_x=64, patch_y=64)

@@ -140,7 +140,18 @@ def series_options(data: dict[str, Any]) -> Any:
         credential_hosts=tuple(data.get("credential_hosts", ())),
         local_files=bool(data.get("local_files", False)),
         http=HttpSettings(**data.get("http", {})),
+        block_cache=cache_settings(data.get("block_cache")),
     )
+
+
+def cache_settings(data: dict[str, Any] | None) -> Any:
+    """``CacheSettings`` from ``{"folder": path, "max_mib": size}``; ``None`` (no cache)
+    when absent, without a folder or with no room."""
+    from ..timeseries.blockcache import CacheSettings
+
+    if not data or not data.get("folder") or int(data.get("max_mib", 0)) <= 0:
+        return None
+    return CacheSettings(str(data["folder"]), int(data["max_mib"]) * 2**20)
 
 
 def feature_layer(data: dict[str, Any]) -> Any:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from ..redact import scrubbed, shown_url, without_queries
 from ..stac.client import DEFAULT_HTTP, HttpSettings
 from ..stac.signing import signer_for
+from .blockcache import CacheSettings
 from .problems import FeatureProblem
 
 #: GDAL settings for reading COGs over HTTP: no directory listing, retries with
@@ -97,6 +98,8 @@ class Access:
     credential_hosts: frozenset[str] = frozenset()
     #: Whether local files and GDAL paths named by the catalogue may be read.
     local_files: bool = False
+    #: The on-disk block cache for http(s) files, if the run uses one.
+    cache: CacheSettings | None = None
 
     def sends_credentials(self, href: str) -> bool:
         """Whether the ``headers`` go with a request for ``href``."""

@@ -36,6 +36,7 @@ from ..stac import (
     search,
 )
 from .access import Access
+from .blockcache import usable as usable_cache
 from .cubes import CubeJob, CubeOutcome, write_cubes
 from .defaults import band_aliases, choose_mask, conversion, guessed_note, with_documented_nodata
 from .features import FeatureLayer, PlacedFeature, duplicate_ids, place_features, unique_names
@@ -284,7 +285,8 @@ def plan_run(
     )
     if usable and not result.items:
         raise nothing_found(options, len(usable), result.rejection_note())
-    notes = run_notes(options) + list(filter(None, [result.rejection_note()]))
+    cache, cache_note = usable_cache(options.block_cache)
+    notes = run_notes(options) + list(filter(None, [result.rejection_note(), cache_note]))
     spec = build_spec(options, result.bands, profile, notes)
     assets = assets_to_load(spec)
     items_read = with_documented_nodata(result.items, profile)
@@ -301,6 +303,7 @@ def plan_run(
         s3_endpoint=dict(catalogue.profile.s3_endpoint),
         credential_hosts=credential_hosts(catalogue, options),
         local_files=options.local_files,
+        cache=cache,
     )
     # what the items do not state of their grid, their files' headers say
     header = functools.partial(file_header, access=access)

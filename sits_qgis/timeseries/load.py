@@ -31,8 +31,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .access import Access, gdal_path, shown
+from .blockcache import BlockCache, cache_for
 from .grid import Target, asset_crs, zone_pixels
 from .problems import FeatureProblem, problem_message
+from .remotefile import CachedOpener, FetchError
 from .resample import GridKey, grid_key, pixel_map
 
 T = TypeVar("T")
@@ -219,7 +221,13 @@ def _read_asset(
         href = access.address(item, asset)
         attempts += 1
         started = time.monotonic()
-        read, reason = read_once(href, item, asset, targets, access.gdal_options(href))
+        options = access.gdal_options(href)
+        cache = _cache_for(access, href)
+        if cache is not None:
+            opener = CachedOpener(href, access, cache)
+            read, reason = _read_once_rasterio(href, item, asset, targets, options, opener)
+        else:
+            read, reason = read_once(href, item, asset, targets, options)
         if read is not None:
             return read
         timed_out = time.monotonic() - started >= access.http.timeout_s
@@ -279,18 +287,30 @@ def _rasterio_env(options: Mapping[str, str]) -> Any:
     return rasterio.Env(**{k: int(v) if k == "GDAL_CACHEMAX" else v for k, v in options.items()})
 
 
+def _cache_for(access: Access, href: str) -> BlockCache | None:
+    """The block cache that serves ``href``: http(s) files, while the run has a cache
+    and this process's use of it has not been turned off (a full or read-only folder).
+    ``s3://`` files stay with GDAL, which signs their requests."""
+    if access.cache is None or not href.startswith(("http://", "https://")):
+        return None
+    cache = cache_for(access.cache)
+    return None if cache.disabled else cache
+
+
 def _read_once_rasterio(
     href: str, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey],
-    options: Mapping[str, str],
+    options: Mapping[str, str], opener: CachedOpener | None = None,
 ) -> tuple[_Read | None, str]:  # fmt: skip
-    """``_read_once_gdal`` through rasterio, for an engine without GDAL's own bindings
-    (rasterio raises where GDAL's bindings return ``None``)."""
+    """``_read_once_gdal`` through rasterio: for an engine without GDAL's own bindings
+    (rasterio raises where GDAL's bindings return ``None``), and for files read through
+    the block cache (``opener``), whose failed fetch gives the reason."""
     import rasterio
     from rasterio.errors import RasterioError
     from rasterio.windows import Window
 
+    path = gdal_path(href) if opener is None else href
     try:
-        with _rasterio_env(options), rasterio.open(gdal_path(href)) as dataset:
+        with _rasterio_env(options), rasterio.open(path, opener=opener) as dataset:
             read = _read_targets(
                 _FileLayout(
                     np.dtype(dataset.dtypes[0]),
@@ -306,8 +326,8 @@ def _read_once_rasterio(
                 asset,
                 targets,
             )
-    except RasterioError as exc:
-        return None, str(exc)
+    except (RasterioError, FetchError) as exc:
+        return None, (opener.error if opener is not None and opener.error else str(exc))
     return read, ""
 
 

@@ -14,6 +14,7 @@ from datetime import date
 from ..choices import AUTO_MASK_BAND
 from ..redact import shown_url
 from ..stac.client import DEFAULT_HTTP, HttpSettings
+from .blockcache import CacheSettings
 
 #: Dates whose masked fraction is above this are dropped (SITS's default).
 DEFAULT_MAX_MASKED = 0.5
@@ -81,6 +82,8 @@ class SeriesOptions:
     #: Whether assets whose address is a local file or a GDAL path may be read.
     local_files: bool = False
     http: HttpSettings = DEFAULT_HTTP
+    #: The on-disk block cache of image files, if the user keeps one.
+    block_cache: CacheSettings | None = None
 
     def provenance(self) -> dict[str, object]:
         """The options as written into outputs: everything except the credentials."""
