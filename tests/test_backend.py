@@ -117,6 +117,28 @@ def test_close_leaves_no_worker_process():
     assert os.fsdecode(multiprocessing.spawn.get_executable()) == sys.executable
 
 
+def test_a_worker_lost_for_good_is_replaced_by_the_next_run():
+    """A worker that stops with its nanny (as one whose connection to the scheduler
+    broke does) leaves the cluster a worker short: the next run gets a full cluster."""
+    backend = Backend(BackendConfig(mode=BackendMode.PROCESSES, workers=2))
+    try:
+        backend.start()
+        lost = next(iter(backend.client.scheduler_info()["workers"]))
+        backend.client.retire_workers([lost], close_workers=True)
+        deadline = time.monotonic() + 30
+        while len(backend.client.scheduler_info()["workers"]) > 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1)  # and its nanny does not bring it back
+        assert len(backend.client.scheduler_info()["workers"]) == 1
+        results = [r for _, r in backend.run(tasks(tf.pid_and_value, range(8)))]
+        assert sorted(v for _, v in results) == list(range(8))
+        assert len(backend.client.scheduler_info()["workers"]) == 2
+        assert lost not in backend.client.scheduler_info()["workers"]
+    finally:
+        backend.close()
+
+
 def test_session_reuses_backend_and_restarts_on_new_settings():
     config = BackendConfig(mode=BackendMode.THREADS, workers=1)
     try:
@@ -302,3 +324,38 @@ def test_memory_per_worker_reaches_the_workers():
         assert [w["memory_limit"] for w in workers] == [300 * 2**20]
     finally:
         backend.close()
+
+
+def test_no_other_process_can_use_the_local_workers(processes_backend, tmp_path):
+    """The local cluster speaks TLS with certificates made for it alone: a process
+    without them (plain TCP, TLS without certificates, or its own temporary ones)
+    cannot connect, so it cannot run code in the workers."""
+    import subprocess
+    import sys
+
+    address = processes_backend.client.scheduler.address
+    assert address.startswith("tls://127.0.0.1:")
+    marker = tmp_path / "intruder-ran"
+    attempts = {
+        "plain tcp": f"Client({address.replace('tls://', 'tcp://')!r}, timeout=5)",
+        "tls, no certificate": f"Client({address!r}, timeout=5)",
+        "tls, other certificates": (
+            f"Client({address!r}, timeout=5, security=Security.temporary())"
+        ),
+    }
+    for name, connect in attempts.items():
+        script = (
+            "from distributed import Client\nfrom distributed.security import Security\n"
+            f"client = {connect}\n"
+            f"client.run(lambda: open({str(marker)!r}, 'w').write('x'))\n"
+        )
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+            )
+            assert done.returncode != 0, name
+        except subprocess.TimeoutExpired:
+            pass  # its handshake never completed (seen on sid): refused all the same
+        assert not marker.exists(), name
+    results = [r for _, r in processes_backend.run(tasks(tf.pid_and_value, range(4)))]
+    assert sorted(v for _, v in results) == [0, 1, 2, 3]  # ours still works
