@@ -13,6 +13,8 @@ from blob_store import StoreRules, blob_store
 from local_stac import rewritten_collection, serve_folder
 from test_timeseries import run_points
 
+from sits_qgis.timeseries.blockcache import CacheSettings
+
 #: The date whose nir files are missing from the store in the "broken" catalogue.
 BROKEN = "2022-02-24"
 
@@ -49,21 +51,27 @@ def flaky(sample_stac, tmp_path_factory):
             yield catalogues.stac_urls, rules, served.stac_urls["earth-search"]
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["gdal", "block cache"])
 @pytest.mark.parametrize("fault", ["reset", "truncate"])
-def test_files_that_fail_once_are_read_again(flaky, sequential_backend, fault):
+def test_files_that_fail_once_are_read_again(flaky, sequential_backend, fault, cached, tmp_path):
     urls, rules, clean = flaky
     rules.fault, rules.fault_fraction, rules.faulted = fault, 0.3, set()
     _, direct = run_points(clean, sequential_backend)
-    _, rows = run_points(urls[fault], sequential_backend)
+    cache = CacheSettings(str(tmp_path / "cache"), 2**30) if cached else None
+    _, rows = run_points(urls[fault], sequential_backend, block_cache=cache)
     rules.fault = None
     assert len(rules.faulted) >= 5  # faults were injected
     assert sorted(rows, key=_key) == sorted(direct, key=_key)
 
 
-def test_a_file_that_stays_unreadable_costs_only_its_date(flaky, sequential_backend):
+@pytest.mark.parametrize("cached", [False, True], ids=["gdal", "block cache"])
+def test_a_file_that_stays_unreadable_costs_only_its_date(
+    flaky, sequential_backend, cached, tmp_path
+):
     urls, _, clean = flaky
     _, direct = run_points(clean, sequential_backend)
-    _, rows = run_points(urls["broken"], sequential_backend)
+    cache = CacheSettings(str(tmp_path / "cache"), 2**30) if cached else None
+    _, rows = run_points(urls["broken"], sequential_backend, block_cache=cache)
     assert len(rows) == len(direct)
     expected = {_key(r): r for r in direct}
     errors = 0

@@ -16,6 +16,7 @@ from sits_qgis.errors import SitsError
 from sits_qgis.profiles import USER_PROFILES_VARIABLE
 from sits_qgis.stac import signing
 from sits_qgis.stac.signing import SasSigner, blob_container
+from sits_qgis.timeseries.blockcache import CacheSettings
 
 
 def test_blob_addresses_and_their_containers():
@@ -70,9 +71,11 @@ def blob_catalogue(sample_stac, tmp_path_factory):
         ({"throttle_first": True}, None),  # 429 + Retry-After on every blob's first read
     ],
 )
+@pytest.mark.parametrize("cached", [False, True], ids=["gdal", "block cache"])
 def test_signed_reads_survive_expiry_and_throttling_with_identical_rows(
-    blob_catalogue, sample_stac, sequential_backend, monkeypatch, rules, renewed_by
-):
+    blob_catalogue, sample_stac, sequential_backend, monkeypatch, rules, renewed_by, cached,
+    tmp_path,
+):  # fmt: skip
     url, store, profile = blob_catalogue
     monkeypatch.setenv(USER_PROFILES_VARIABLE, str(profile))
     monkeypatch.setattr(signing, "_signers", {})  # no token of an earlier case
@@ -81,7 +84,8 @@ def test_signed_reads_survive_expiry_and_throttling_with_identical_rows(
         setattr(store, name, value)
     store.tokens_issued, store.refused, store.throttled = 0, [], set()
     _, direct = run_points(sample_stac[0].stac_urls["planetary-computer"], sequential_backend)
-    _, signed = run_points(url, sequential_backend)
+    cache = CacheSettings(str(tmp_path / "cache"), 2**30) if cached else None
+    _, signed = run_points(url, sequential_backend, block_cache=cache)
     assert len(direct) > 0
     assert sorted(signed, key=_key) == sorted(direct, key=_key)
     if renewed_by == "expiry":
