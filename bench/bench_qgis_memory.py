@@ -24,8 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_timeseries import DATA, RESULTS, scattered_points, write_points
-from harness import HERE, PROJECT_PYTHON, ROOT, environment
+from bench_timeseries import DATA, scattered_points, write_points
+from harness import HERE, PROJECT_PYTHON, ROOT, environment, write_results
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from local_stac import serve_catalogue
@@ -61,9 +61,7 @@ def main() -> None:
             sys.exit(f"the QGIS process failed: {run.stderr.strip()[-2000:]}")
     payload = {"environment": environment(), "points": args.points, "end": args.end,
                "runs": lines}  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "qgis_memory.json").write_text(json.dumps(payload, indent=2))
-    (RESULTS / "qgis_memory.md").write_text(report(payload))
+    write_results("qgis_memory", payload, report(payload))
     print(report(payload))
 
 

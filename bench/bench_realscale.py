@@ -39,7 +39,7 @@ from bench_timeseries import (
     sits,
     write_points,
 )
-from harness import HERE, PROJECT_PYTHON, ROOT, environment
+from harness import HERE, PROJECT_PYTHON, ROOT, environment, write_results
 from realscale_catalogue import make
 from realscale_limit import needed
 
@@ -180,14 +180,12 @@ def case(name: str, run: dict, need, args, sits_run: dict | None, odc_run: dict 
 
 
 def save(cases: list[dict], args: argparse.Namespace) -> None:
-    RESULTS.mkdir(exist_ok=True)
     listed = [{k: v for k, v in c.items() if k != "runs"} for c in cases]
-    (RESULTS / "realscale.json").write_text(json.dumps(listed, indent=2))
+    write_results("realscale", listed, report(listed, args))
     (RESULTS / "realscale_runs.json").write_text(json.dumps({
         "environment": environment(), "latency_ms": args.latency_ms, "mbit": args.mbit,
         "sites": args.sites, "cases": cases,
     }, indent=2, default=str))  # fmt: skip
-    (RESULTS / "realscale.md").write_text(report(listed, args))
 
 
 def report(cases: list[dict], args: argparse.Namespace) -> str:

@@ -21,7 +21,16 @@ import sys
 import time
 from pathlib import Path
 
-from harness import HERE, PROJECT_PYTHON, ROOT, TreeSampler, environment, fmt
+from harness import (
+    HERE,
+    PROJECT_PYTHON,
+    RESULTS_DIR,
+    ROOT,
+    TreeSampler,
+    environment,
+    fmt,
+    write_results,
+)
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from local_stac import serve_catalogue
@@ -29,7 +38,7 @@ from sample_catalogue import default_dates, europe_sites
 
 SITS_PYTHON = ROOT / ".bench-sits-venv" / "bin" / "python"
 DATA = HERE / "data" / "timeseries"
-RESULTS = HERE / "results"
+RESULTS = RESULTS_DIR
 BANDS = "blue,green,red,nir"
 #: Memory sampling period: reading every process's smaps costs CPU on the same two
 #: cores (a third of one at 50 ms); runs last tens of seconds and memory ramps slowly.
@@ -223,7 +232,6 @@ def main() -> None:
             latency_ms=args.latency_ms,
         ) as (served, _):
             tutorial_case(served, runs, args, tutorial, LATENCY_SUFFIX)
-    RESULTS.mkdir(exist_ok=True)
     payload = {
         "environment": environment(),
         "items": item_count,
@@ -232,8 +240,7 @@ def main() -> None:
         "repeats": args.repeats,
         "runs": runs,
     }
-    (RESULTS / "timeseries.json").write_text(json.dumps(payload, indent=2))
-    (RESULTS / "timeseries.md").write_text(report(payload, len(dates)))
+    write_results("timeseries", payload, report(payload, len(dates)))
     print(report(payload, len(dates)))
 
 

@@ -37,6 +37,14 @@ SAMPLE_SECONDS = 0.05
 MIB = 1024 * 1024
 
 
+def write_results(name: str, payload: Any, markdown: str) -> None:
+    """A benchmark's results: ``<name>.json`` (the figures, for other tools) and
+    ``<name>.md`` (the report) in ``bench/results``."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    (RESULTS_DIR / f"{name}.md").write_text(markdown)
+
+
 @dataclass
 class MemoryPeak:
     """What the sampler saw of one process tree."""

@@ -38,13 +38,12 @@ from scipy.ndimage import gaussian_filter
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
 from sample_catalogue import (  # noqa: E402
-    EXTENSIONS,
     _asset,
     _collection,
     _datetime,
-    _footprint,
     default_dates,
     europe_sites,
+    sentinel2_item,
     utm_epsg,
 )
 
@@ -193,23 +192,13 @@ def make(out: Path, site_count: int, base_url: str) -> dict:
                 paths[url_path] = f"files/{site.name}/{key}_{variant}.tif"
                 assets[key] = _asset(key, name, common, resolution, tile.epsg, tile.x0,
                                      tile.y0, TILE, base_url + url_path)  # fmt: skip
-            geometry = _footprint(tile.epsg, tile.x0, tile.y0, TILE * 10)
-            ring = np.array(geometry["coordinates"][0])
-            items.append({
-                "type": "Feature", "stac_version": "1.0.0",
-                "stac_extensions": EXTENSIONS,
-                "id": item_id, "collection": "sentinel-2-l2a",
-                "bbox": [*ring.min(axis=0).tolist(), *ring.max(axis=0).tolist()],
-                "geometry": geometry,
-                "properties": {
-                    "datetime": _datetime(date, index, False), "platform": platform,
-                    "constellation": "sentinel-2", "eo:cloud_cover": CLOUD_COVER[scl],
-                    "s2:processing_baseline": "05.09", "proj:epsg": tile.epsg,
-                    "proj:code": f"EPSG:{tile.epsg}",
-                    "earthsearch:boa_offset_applied": True,
-                },
-                "assets": assets, "links": [],
-            })  # fmt: skip
+            properties = {
+                "datetime": _datetime(date, index, False), "platform": platform,
+                "constellation": "sentinel-2", "eo:cloud_cover": CLOUD_COVER[scl],
+                "s2:processing_baseline": "05.09", "earthsearch:boa_offset_applied": True,
+            }  # fmt: skip
+            items.append(sentinel2_item(item_id, tile.epsg, tile.x0, tile.y0, TILE * 10,
+                                        properties, assets))  # fmt: skip
     folder = out / "collection"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "collection.json").write_text(json.dumps(_collection("earth-search", items)))

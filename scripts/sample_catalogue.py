@@ -147,6 +147,29 @@ def _tile(site: Site, pixels: int) -> tuple[int, float, float]:
     return epsg, math.floor((x - half) / 60) * 60, math.ceil((y + half) / 60) * 60
 
 
+def sentinel2_item(
+    item_id: str, epsg: int, x0: float, y0: float, size: float,
+    properties: dict[str, Any], assets: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """A Sentinel-2 L2A item of a UTM tile (``size`` metres from its upper-left corner
+    ``x0``, ``y0``): its footprint and bbox from the tile's grid, the extensions the
+    catalogue declares, the tile's projection properties after ``properties``."""
+    geometry = _footprint(epsg, x0, y0, size)
+    ring = np.array(geometry["coordinates"][0])
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": EXTENSIONS,
+        "id": item_id,
+        "collection": COLLECTION,
+        "bbox": [*ring.min(axis=0).tolist(), *ring.max(axis=0).tolist()],
+        "geometry": geometry,
+        "properties": {**properties, "proj:epsg": epsg, "proj:code": f"EPSG:{epsg}"},
+        "assets": assets,
+        "links": [],
+    }
+
+
 def _footprint(epsg: int, x0: float, y0: float, size: float) -> dict[str, Any]:
     from pyproj import Transformer
 
@@ -321,31 +344,18 @@ def make_catalogue(
                     assets[key] = _asset(
                         key, band[2], band[3], res, epsg, x0, y0, tile_pixels, href
                     )
-                geometry = _footprint(epsg, x0, y0, tile_pixels * 10)
-                ring = np.array(geometry["coordinates"][0])
                 properties = {
                     "datetime": _datetime(date, index, index == len(dates) - 1),
                     "platform": platform,
                     "constellation": "sentinel-2",
                     "eo:cloud_cover": round(float(np.isin(scl20, CLOUDY).mean() * 100), 4),
                     "s2:processing_baseline": baseline,
-                    "proj:epsg": epsg,
-                    "proj:code": f"EPSG:{epsg}",
                 }
                 if column == 0:
                     properties["earthsearch:boa_offset_applied"] = date >= OFFSET_START
-                items.append({
-                    "type": "Feature",
-                    "stac_version": "1.0.0",
-                    "stac_extensions": EXTENSIONS,
-                    "id": item_id,
-                    "collection": COLLECTION,
-                    "bbox": [*ring.min(axis=0).tolist(), *ring.max(axis=0).tolist()],
-                    "geometry": geometry,
-                    "properties": properties,
-                    "assets": assets,
-                    "links": [],
-                })  # fmt: skip
+                items.append(
+                    sentinel2_item(item_id, epsg, x0, y0, tile_pixels * 10, properties, assets)
+                )
         (folder / "cogs" / "manifest.json").write_text(manifest)
         (folder / "collection.json").write_text(json.dumps(_collection(convention, items)))
         with (folder / "items.ndjson").open("w") as stream:
