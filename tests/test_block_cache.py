@@ -152,6 +152,19 @@ def test_two_processes_share_one_cache_without_damage(tmp_path):
     assert not [p for p in Path(folder).rglob(".*") if p.is_file()]  # no temporary left
 
 
+def test_a_range_held_by_entries_that_follow_one_another_is_served(tmp_path):
+    """GDAL may read a tile in two pieces in one run and whole in the next."""
+    cache = BlockCache(CacheSettings(str(tmp_path), GIB))
+    data = bytes(range(256)) * 20
+    cache.put("http://example.org/a.tif", 1000, data[:3000])
+    cache.put("http://example.org/a.tif", 4000, data[3000:])
+    assert cache.entry("http://example.org/a.tif", 1000, 5120) == (1000, data)
+    first, held = cache.entry("http://example.org/a.tif", 3500, 1000)
+    assert held[3500 - first : 4500 - first] == data[2500:3500]
+    assert cache.entry("http://example.org/a.tif", 1000, 5121) is None  # one byte more
+    assert cache.entry("http://example.org/a.tif", 900, 200) is None  # one byte before
+
+
 def test_the_cache_keeps_to_its_size(tmp_path):
     cache = BlockCache(CacheSettings(str(tmp_path), 1_000_000))
     for n in range(40):

@@ -127,17 +127,29 @@ class BlockCache:
         return found
 
     def entry(self, address: str, start: int, length: int) -> tuple[int, bytes] | None:
-        """An intact entry holding the bytes ``[start, start + length)`` of a file, as
-        (its start, its bytes); ``None`` if none does (a damaged one is removed)."""
+        """The bytes ``[start, start + length)`` of a file from intact entries: one that
+        holds them, or entries that follow one another (GDAL may read a tile in pieces
+        in one run and whole in the next), as (their start, their bytes); ``None`` if
+        the cache lacks some of them (a damaged entry is removed on the way)."""
         if self.disabled:
             return None
         key = file_key(address)
+        end = start + length
         for refresh in (False, True):
-            for first, size in self._known(key, refresh):
-                if first <= start and start + length <= first + size:
-                    data = self._read_entry(key, first, size)
-                    if data is not None:
-                        return first, data
+            entries = self._known(key, refresh)
+            sizes = dict(entries)
+            for first, size in entries:
+                if not first <= start < first + size:
+                    continue
+                pieces, here = [], first
+                while here in sizes:
+                    data = self._read_entry(key, here, sizes[here])
+                    if data is None:
+                        break
+                    pieces.append(data)
+                    here += len(data)
+                    if here >= end:
+                        return first, b"".join(pieces)
         return None
 
     def _read_entry(self, key: str, start: int, length: int) -> bytes | None:
