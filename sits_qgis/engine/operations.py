@@ -146,7 +146,7 @@ def series_options(data: dict[str, Any]) -> Any:
 
 def cache_settings(data: dict[str, Any] | None) -> Any:
     """``CacheSettings`` from ``{"folder": path, "max_mib": size}``; ``None`` (no cache)
-    when absent, without a folder or with no room."""
+    when absent, without a folder or with a size of 0."""
     from ..timeseries.blockcache import CacheSettings
 
     if not data or not data.get("folder") or int(data.get("max_mib", 0)) <= 0:
