@@ -548,3 +548,61 @@ def test_a_full_disk_is_said_per_cube_not_as_permission_denied(stac, sequential_
         assert "the disk of the output folder is full" in outcome.message, outcome.message
         assert "OUTPUT_FOLDER" in outcome.message
     assert not [p for p in full_disk.iterdir() if p.suffix == ".nc"]  # nothing half-written
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["gdal", "block cache"])
+def test_many_points_of_a_file_read_through_one_window_are_their_own_pixels(
+    stac, sequential_backend, monkeypatch, tmp_path, cached
+):
+    """40 points around one site: each file is read once for all of them (one window
+    over the blocks they need), and every value is still the pixel under its point."""
+    from sits_qgis.timeseries import load
+    from sits_qgis.timeseries.blockcache import CacheSettings
+
+    shared = []
+
+    def spy(windows, block):
+        found = _shared_window(windows, block)
+        shared.append(found)
+        return found
+
+    _shared_window = load._shared_window
+    monkeypatch.setattr(load, "_shared_window", spy)
+    served, _ = stac
+    rng = np.random.default_rng(5)
+    sites = [
+        Site(f"p{i}", 2.3512 + rng.uniform(-0.008, 0.008), 48.8566 + rng.uniform(-0.006, 0.006))
+        for i in range(40)
+    ]
+    cache = CacheSettings(str(tmp_path / "cache"), 2**30) if cached else None
+    opts = options(served.stac_urls["earth-search"], block_cache=cache)
+    table = TableOptions()
+    plan = plan_run(point_layer(sites), opts, 0.0, table_target(table))
+    columns = table_columns(plan, table, "pixel")
+    rows = [r for o in run_table(plan, table, sequential_backend) for r in outcome_rows(o, columns)]
+    assert any(window is not None for window in shared)
+    checked = 0
+    for site in sites:
+        items = sorted(items_by_site(plan)[site.name], key=lambda i: i["properties"]["datetime"])
+        site_rows = [r for r in rows if r["feature_id"] == site.name]
+        for row, item in zip(site_rows, items, strict=True):
+            if row["status"] == "ok":
+                assert row["red"] == point_value(href(item, "red"), site.lon, site.lat)
+                assert row["nir"] == point_value(href(item, "nir"), site.lon, site.lat)
+                checked += 1
+    assert checked >= 100
+
+
+def test_a_shared_window_never_touches_a_block_no_target_needs():
+    from sits_qgis.timeseries.load import _shared_window
+
+    block = (256, 256)
+    near = [(10 + i, 20 + i, 1, 1) for i in range(8)]  # one block
+    assert _shared_window(near, block) == (10, 20, 8, 8)
+    assert _shared_window(near[:7], block) is None  # too few to be worth it
+    # two groups in diagonal blocks: the window between them would add two blocks
+    diagonal = near[:4] + [(300 + i, 300 + i, 1, 1) for i in range(4)]
+    assert _shared_window(diagonal, block) is None
+    # the same groups side by side in two neighbouring blocks: both blocks are needed
+    side = near[:4] + [(10 + i, 300 + i, 1, 1) for i in range(4)]
+    assert _shared_window(side, block) == (10, 20, 4, 284)
