@@ -31,8 +31,8 @@ CREDENTIAL_HOSTS = "SITS_CREDENTIAL_HOSTS"
 LOCAL_FILES = "SITS_LOCAL_FILES"
 BLOCK_CACHE_MIB = "SITS_BLOCK_CACHE_MIB"
 BLOCK_CACHE_FOLDER = "SITS_BLOCK_CACHE_FOLDER"
-#: The block cache's size unless the user sets one: none (its first run reads through
-#: Python rather than GDAL's own HTTP client; see the README's measures).
+#: The block cache's size unless the user sets one: none, since it takes disk space,
+#: which is the user's to give.
 DEFAULT_BLOCK_CACHE_MIB = 0
 
 #: (label shown in the options, engine mode), in the order the list shows them.
