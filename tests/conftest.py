@@ -13,6 +13,7 @@ import sys
 import textwrap
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -318,18 +319,25 @@ def slow_stac(tmp_path_factory):
         yield served.stac_urls["earth-search"]
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A folder on a 16 KiB file system (tmpfs; needs the right to mount, as root)."""
-    import subprocess
-
-    folder = tmp_path / "full"
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """``folder`` on a file system of ``size`` (tmpfs, e.g. "16k"; needs the right to
+    mount, as root: the test is skipped without it), unmounted afterwards (lazily: a
+    worker of the shared backend may still hold a file of it open)."""
     folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(folder)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
-    yield folder
-    # lazily: a worker of the shared backend may still hold a file of it open
-    subprocess.run(["umount", "--lazy", str(folder)], check=False)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a 16 KiB file system."""
+    with small_disk(tmp_path / "full", "16k") as folder:
+        yield folder

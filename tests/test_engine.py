@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from conftest import PLUGIN_NAME, SITES, pyqgis_script, write_raster
+from conftest import PLUGIN_NAME, SITES, pyqgis_script, small_disk, write_raster
 from qgis.core import QgsSettings
 
 from sits_qgis.engine.client import EngineClient, EngineDied, running_session
@@ -328,14 +328,7 @@ def test_a_wheelhouse_without_a_package_names_it(tmp_path):
 
 
 def test_a_full_disk_is_said_and_the_previous_environment_stays(tmp_path):
-    disk = tmp_path / "small_disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"no tmpfs can be mounted here: {mounted.stderr.decode().strip()}")
-    try:
+    with small_disk(tmp_path / "small_disk", "40m") as disk:
         previous = previous_environment(disk)
         wheel = make_wheel(tmp_path / "wheels", "sitsbig", "1.0", payload=48 * 2**20)
         lock = lock_for(tmp_path / "lock.txt", {"sitsbig==1.0": sha256(wheel)})
@@ -343,8 +336,6 @@ def test_a_full_disk_is_said_and_the_previous_environment_stays(tmp_path):
             set_up_offline(disk, tmp_path / "wheels", lock)
         assert read_stamp(previous) == {"lock_sha256": "earlier"}
         assert [p.name for p in disk.iterdir() if p.name.startswith(".setup")] == []
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_a_python_without_venv_names_the_package_to_install(tmp_path):
