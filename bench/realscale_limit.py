@@ -2,8 +2,11 @@
 answer cannot do without, over the link, plus its unavoidable round trips.
 
 Computed from the catalogue itself, not from any tool's behaviour: for each point and
-each item that covers it in the dates, the scl block(s) under the point's pixel or its
-window (the mask comes first), then, for the dates the mask keeps, the band blocks;
+date, the scl block(s) under the point's pixel or its window (the mask comes first) of
+the items that cover it, in odc-stac's order (time, then id), until every pixel has
+data (where neighbouring tiles overlap, the first tile with data wins, so the second's
+files are not needed); then, for the dates the mask keeps, the band blocks of the items
+that gave pixels;
 each distinct (file address, block) once, at its compressed size read from the file's
 TIFF tags, and each file's header (the bytes before its first block) once. The round
 trips: one request per file for its header and one per distinct block, ``concurrency``
@@ -129,18 +132,32 @@ def needed(
             result.blocks[(url_path, *block)] = sizes[block]
 
     for lon, lat in points:
-        for index in tree.query(shapely.Point(lon, lat), predicate="within"):
-            item = items[index]
-            href = item["assets"][mask_band]["href"]
-            physical = str(root / paths["/" + href.split("/", 3)[3]])
-            window = _window(physical, lon, lat, half_m)
-            take(href, window)
-            classes = _open(physical).read(1, window=window, boundless=True, fill_value=0)
-            masked = float(np.isin(classes, mask_classes).mean())
+        covering = [items[i] for i in tree.query(shapely.Point(lon, lat), predicate="within")]
+        by_day: dict[str, list[dict]] = {}
+        for item in sorted(covering, key=lambda i: (i["properties"]["datetime"], i["id"])):
+            by_day.setdefault(item["properties"]["datetime"][:10], []).append(item)
+        for group in by_day.values():
+            mosaic, contributing = None, []
+            for item in group:  # the first item with data wins each pixel (odc-stac's order)
+                href = item["assets"][mask_band]["href"]
+                physical = str(root / paths["/" + href.split("/", 3)[3]])
+                window = _window(physical, lon, lat, half_m)
+                take(href, window)
+                classes = _open(physical).read(1, window=window, boundless=True, fill_value=0)
+                fresh = classes != 0 if mosaic is None else (classes != 0) & (mosaic == 0)
+                if fresh.any():
+                    contributing.append(item)
+                    mosaic = classes if mosaic is None else np.where(fresh, classes, mosaic)
+                if mosaic is not None and (mosaic != 0).all():
+                    break  # covered: the next tiles' masks are not needed
+            if mosaic is None:
+                continue
+            masked = float(np.isin(mosaic, mask_classes).mean())
             if (half_m <= 0 and masked > 0) or masked > max_masked:
                 continue
-            for band in bands:
-                href = item["assets"][band]["href"]
-                physical = str(root / paths["/" + href.split("/", 3)[3]])
-                take(href, _window(physical, lon, lat, half_m))
+            for item in contributing:
+                for band in bands:
+                    href = item["assets"][band]["href"]
+                    physical = str(root / paths["/" + href.split("/", 3)[3]])
+                    take(href, _window(physical, lon, lat, half_m))
     return result

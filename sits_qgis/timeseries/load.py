@@ -212,10 +212,11 @@ def _gdal_for_this_thread(options: Mapping[str, str]) -> Iterator[Any]:
 
 
 def _read_asset(
-    item: Mapping[str, Any], asset: str, targets: Sequence[GridKey], access: Access
+    item: Mapping[str, Any], asset: str, targets: Sequence[GridKey | None], access: Access
 ) -> _Read:
-    """One asset of one item on every target grid, from one opening of the file;
-    pixels the file does not cover are nodata. A signed address whose token is refused
+    """One asset of one item on every target grid (``None``: a target that does not
+    want this file), from one opening of the file; pixels the file does not cover are
+    nodata. A signed address whose token is refused
     is signed again and read once more.
 
     Why GDAL's own bindings rather than rasterio here: an opening costs 0.6 ms of CPU
@@ -265,7 +266,7 @@ def _forget_file(href: str) -> None:
 
 
 def _read_once_gdal(
-    href: str, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey],
+    href: str, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey | None],
     options: Mapping[str, str],
 ) -> tuple[_Read | None, str]:  # fmt: skip
     """One attempt with GDAL's bindings: the read, or ``None`` and GDAL's reason."""
@@ -305,7 +306,7 @@ def _cache_for(access: Access, href: str) -> BlockCache | None:
 
 
 def _read_once_rasterio(
-    href: str, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey],
+    href: str, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey | None],
     options: Mapping[str, str], opener: CachedOpener | None = None,
 ) -> tuple[_Read | None, str]:  # fmt: skip
     """``_read_once_gdal`` through rasterio: for an engine without GDAL's own bindings
@@ -390,7 +391,7 @@ def file_header(
 
 
 def _read_dataset(
-    dataset: Any, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey]
+    dataset: Any, item: Mapping[str, Any], asset: str, targets: Sequence[GridKey | None]
 ) -> _Read | None:
     """Band 1 of an open GDAL dataset on every target grid (``None`` if a read failed)."""
     from osgeo import gdal_array
@@ -431,25 +432,28 @@ def _read_targets(
     read_window: Callable[[int, int, int, int], np.ndarray | None],
     item: Mapping[str, Any],
     asset: str,
-    targets: Sequence[GridKey],
+    targets: Sequence[GridKey | None],
 ) -> _Read | None:
     """Band 1 of an open file on every target grid, whichever library opened it;
-    ``read_window(row, col, height, width)`` reads a window (``None`` if it failed)."""
+    ``read_window(row, col, height, width)`` reads a window (``None`` if it failed).
+    A ``None`` target gets ``None``, as one the file does not overlap."""
     dtype, nodata = layout.dtype, layout.nodata
     if nodata is None:
         nodata = _asset_nodata(item, asset)
     if nodata is None:  # no nodata anywhere: pixels outside the file are 0 / NaN
         nodata = float("nan") if dtype.kind == "f" else 0.0
     grid = _file_grid(layout.transform, layout.shape, layout.crs_wkt, item, asset)
-    maps = [pixel_map(target, grid) for target in targets]
-    shared = _shared_window([m.window for m in maps if m.window is not None], layout.block)
+    maps = [None if target is None else pixel_map(target, grid) for target in targets]
+    shared = _shared_window(
+        [m.window for m in maps if m is not None and m.window is not None], layout.block
+    )
     if shared is not None:
         whole = read_window(*shared)
         if whole is None:
             return None
     values: list[np.ndarray | None] = []
     for target, where in zip(targets, maps, strict=True):
-        if where.window is None:
+        if target is None or where is None or where.window is None:
             values.append(None)
             continue
         row_off, col_off, height, width = (int(v) for v in where.window)
@@ -533,8 +537,9 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
 
     The jobs share their items (``extract.batches`` groups them so): each file is
     opened once for all of them, which is what makes many points in one tile cheap.
-    With a ``rule``, the mask band is read first and the other bands only for the dates
-    that at least one of the jobs keeps (cloudy dates cost one file, not five).
+    With a ``rule``, the mask band is read first and the other bands only for the jobs
+    that keep the date (cloudy dates cost one file, not five; a job's cloudy date costs
+    no block even when another job of the batch keeps it).
     """
     first = jobs[0]
     targets = [
@@ -549,15 +554,17 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
     reads: dict[tuple[str, str], _Read] = {}
     failures: dict[tuple[str, str], str] = {}  # the files that could not be read, and why
     masks: list[tuple[np.ndarray, float]] = []  # each job's mosaicked mask band, read first
+    keepers: dict[str, set[int]] | None = None  # which jobs keep each item, by the mask
     if rule is not None and rule.asset in assets:
         _read_all(items, [rule.asset], targets, access, reads, failures)
         masks = [
             _mosaic(groups, rule.asset, index, reads, job.target)
             for index, (job, (_, groups)) in enumerate(zip(jobs, layouts, strict=True))
         ]
-        items = _worth_reading(jobs, masks, layouts, rule, failures)
+        keepers = _keepers(jobs, masks, layouts, rule, reads, failures)
+        items = [item for item in items if item["id"] in keepers]
         assets.remove(rule.asset)
-    _read_all(items, assets, targets, access, reads, failures)
+    _read_all(items, assets, targets, access, reads, failures, keepers)
     if failures and not reads:  # nothing could be read: the catalogue's or the link's fault
         raise FeatureProblem(next(iter(failures.values())))
     loaded = []
@@ -571,16 +578,31 @@ def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> l
                 bands[asset], nodata[asset] = _mosaic(groups, asset, index, reads, job.target)
         failed = [
             next((failures[(i["id"], a)] for i in group for a in job.assets
-                  if (i["id"], a) in failures), "")
+                  if (i["id"], a) in failures and _wanted(keepers, i, a, index, rule)), "")
             for group in groups
         ]  # fmt: skip
         skipped = np.array(
-            [not why and any((i["id"], a) not in reads for i in group for a in job.assets)
+            [not why and keepers is not None
+             and not any(index in keepers.get(i["id"], ()) for i in group)
              for group, why in zip(groups, failed, strict=True)],
             dtype=bool,
         )  # fmt: skip
         loaded.append(LoadedImages(times, groups, bands, nodata, skipped, failed))
     return loaded
+
+
+def _wanted(
+    keepers: Mapping[str, set[int]] | None,
+    item: Mapping[str, Any],
+    asset: str,
+    index: int,
+    rule: MaskRule | None,
+) -> bool:
+    """Whether job ``index`` needed this file: every mask file, and the bands of the
+    items it keeps (a file read for another job costs this job nothing if it fails)."""
+    if keepers is None or rule is None or asset == rule.asset:
+        return True
+    return index in keepers.get(item["id"], ())
 
 
 def outcomes_of_batch(
@@ -608,14 +630,21 @@ def _read_all(
     access: Access,
     reads: dict[tuple[str, str], _Read],
     failures: dict[tuple[str, str], str],
+    keepers: Mapping[str, set[int]] | None = None,
 ) -> None:
     """These assets of these items, each file opened once, in a few threads, into
     ``reads``; a file that cannot be read goes into ``failures`` with its reason, and
-    costs only its own date."""
+    costs only its own date. With ``keepers``, an item is read only on the grids of
+    the jobs that keep it (the others get ``None``, as a file that misses them)."""
 
     def read(work: tuple[Mapping[str, Any], str]) -> _Read | str:
+        item, asset = work
+        wanted = targets if keepers is None else [
+            target if index in keepers[item["id"]] else None
+            for index, target in enumerate(targets)
+        ]  # fmt: skip
         try:
-            return _read_asset(*work, targets, access)
+            return _read_asset(item, asset, wanted, access)
         except Exception as exc:  # one file's problem is its date's, not the batch's
             return problem_message(exc)
 
@@ -641,18 +670,22 @@ def _reading_threads() -> ThreadPoolExecutor:
         return _read_pool
 
 
-def _worth_reading(
+def _keepers(
     jobs: Sequence[FeatureJob],
     masks: Sequence[tuple[np.ndarray, float]],
     layouts: Sequence[tuple[np.ndarray, list[list[dict[str, Any]]]]],
     rule: MaskRule,
+    reads: Mapping[tuple[str, str], _Read],
     failures: Mapping[tuple[str, str], str],
-) -> list[dict[str, Any]]:
-    """The items of the dates that at least one job keeps, judged on its mask alone
-    (the same test ``series.clean_series`` makes, before the bands can only add gaps);
-    not those of dates whose mask could not be read (they fail, with the reason)."""
-    needed: set[str] = set()
-    for job, (mask, _), (_, groups) in zip(jobs, masks, layouts, strict=True):
+) -> dict[str, set[int]]:
+    """For each item worth reading, the jobs (by index) that keep its date, judged on
+    each job's mask alone (the same test ``series.clean_series`` makes, before the
+    bands can only add gaps); not the dates whose mask could not be read (they fail,
+    with the reason). Why per job: the points of one file are often in different
+    blocks, and a block fetched for a point whose date is cloudy is a block for nothing
+    (9% of the bytes of 100 points over 24 sites)."""
+    keepers: dict[str, set[int]] = {}
+    for index, (job, (mask, _), (_, groups)) in enumerate(zip(jobs, masks, layouts, strict=True)):
         try:
             zone = zone_pixels(job.target)
         except FeatureProblem:
@@ -665,8 +698,33 @@ def _worth_reading(
             if any((item["id"], rule.asset) in failures for item in group):
                 continue
             if 1.0 - fraction <= rule.max_masked:
-                needed.update(item["id"] for item in group)
-    return [item for item in jobs[0].items if item["id"] in needed]
+                for item in _contributing(group, index, rule.asset, reads):
+                    keepers.setdefault(item["id"], set()).add(index)
+    return keepers
+
+
+def _contributing(
+    group: Sequence[dict[str, Any]], index: int, asset: str, reads: Mapping[tuple[str, str], _Read]
+) -> Sequence[dict[str, Any]]:
+    """The items of one date that give job ``index`` at least one pixel of its mask
+    mosaic (the first item with data wins each pixel, as ``_mosaic``), or the whole group
+    when none has data. Why: neighbouring tiles overlap (MGRS tiles by about 10 km), and
+    a point in the overlap needs only the first tile's bands; reading the second one's
+    cost 7% of the bytes of 100 points over 24 sites. A scene's bands have its mask's
+    footprint, so the bands' mosaic takes the same items."""
+    chosen: list[dict[str, Any]] = []
+    covered: np.ndarray | None = None
+    for item in group:
+        read = reads.get((item["id"], asset))
+        values = None if read is None else read.values[index]
+        if values is None:
+            continue
+        has_data = ~_missing(values, read.nodata)
+        fresh = has_data if covered is None else has_data & ~covered
+        if fresh.any():
+            chosen.append(item)
+            covered = has_data if covered is None else covered | has_data
+    return chosen or group
 
 
 def _mosaic(
