@@ -71,7 +71,8 @@ test-all:
 # The dialogs' screenshots in docs/screenshots (shown in the README), on a virtual X
 # screen as a user would see them; look at each one before committing it.
 screenshots: setup
-	SITS_SCREENSHOTS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest tests/test_dialogs.py tests/test_series_dock.py tests/test_without_engine.py
+	SITS_SCREENSHOTS=1 xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest tests/test_dialogs.py tests/test_series_dock.py tests/test_without_engine.py \
+		tests/test_result_layers.py tests/test_scene_layers.py
 
 # Style, Qt6 / QGIS 4 readiness, and the scanners plugins.qgis.org blocks a plugin on:
 # nothing may be reported. (flake8-qgis: QGS1xx QGIS 3 rules and QGS4xx Qt6 rules;

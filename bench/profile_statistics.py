@@ -127,11 +127,11 @@ def profile_tile_steps(raster: str) -> dict[str, Any]:
     import rasterio
     from rasterio.windows import Window
 
-    from sits_qgis.tiling.grid import tile_grid
     from sits_qgis.tiling.order_keys import to_keys
     from sits_qgis.tiling.quantiles import Query, evaluate
     from sits_qgis.tiling.reader import GDAL_CACHE_MIB, raster_info, valid_mask
     from sits_qgis.tiling.statistics import Moments
+    from sits_qgis.tiling.tiles import tile_grid
 
     info = raster_info(raster)
     tiles = tile_grid(info.height, info.width, 512, info.block_shape)

@@ -21,19 +21,9 @@ import shapely
 
 from sits_qgis.backend import Backend, BackendConfig
 from sits_qgis.timeseries.blockcache import CacheSettings
-from sits_qgis.timeseries.extract import (
-    CUBE_WORKER_IMPORTS,
-    TABLE_WORKER_IMPORTS,
-    cube_target,
-    outcome_rows,
-    plan_run,
-    run_cubes,
-    run_table,
-    table_columns,
-    table_target,
-)
 from sits_qgis.timeseries.features import Feature, FeatureLayer
 from sits_qgis.timeseries.options import CubeMode, CubeOptions, SeriesOptions, TableOptions
+from sits_qgis.timeseries.running import extract_cubes, extract_table
 
 #: SITS's tutorial buffer is 0.01 degree; the same distance north-south in metres.
 TUTORIAL_BUFFER_M = 1113.0
@@ -54,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stac-url", required=True)
     parser.add_argument("--points", type=Path, required=True)
-    parser.add_argument("--mode", choices=("image", "patch", "points"), required=True)
+    parser.add_argument("--mode", choices=(*(m.value for m in CubeMode), "points"), required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=2)
@@ -77,22 +67,21 @@ def main() -> None:
         block_cache=CacheSettings(str(args.block_cache), 20 * 2**30) if args.block_cache else None,
     )
     backend = Backend(BackendConfig(workers=args.workers))
-    backend.start_soon(CUBE_WORKER_IMPORTS if cubes else TABLE_WORKER_IMPORTS)  # as the algorithms
     ok = failed = rows = 0
-    if cubes:
-        mode = CubeMode.IMAGE if args.mode == "image" else CubeMode.PATCH
+    if cubes:  # the entry points start the workers during the search, as the algorithms
+        mode = CubeMode(args.mode)
         buffer = TUTORIAL_BUFFER_M if mode is CubeMode.IMAGE else 0.0
         cube = CubeOptions(str(args.out), mode, 10, 10, buffer=buffer)
-        plan = plan_run(layer, options, buffer, cube_target(cube))
-        for outcome in run_cubes(plan, cube, backend):
+        cube_run = extract_cubes(layer, options, cube, backend)
+        for outcome in cube_run:
             ok, failed = ok + bool(outcome.path), failed + (not outcome.path)
+        plan = cube_run.plan
     else:
-        table = TableOptions()
-        plan = plan_run(layer, options, 0.0, table_target(table))
-        columns = table_columns(plan, table, "pixel")
-        for outcome in run_table(plan, table, backend):
-            rows += len(outcome_rows(outcome, columns))
+        table_run = extract_table(layer, options, TableOptions(), backend, points=True)
+        for outcome in table_run:
+            rows += len(table_run.rows(outcome))
             ok, failed = ok + bool(outcome.rows), failed + (not outcome.rows)
+        plan = table_run.plan
     backend.close()
     report = {
         "seconds": time.perf_counter() - started,

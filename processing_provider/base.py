@@ -7,7 +7,9 @@ user-facing errors come back), and declare outputs.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +61,15 @@ def remove_output(destination: str) -> bool:
     return True
 
 
+def with_decimals(parameter: QgsProcessingParameterNumber, decimals: int) -> Any:
+    """A decimal ``parameter`` whose dialog field shows ``decimals`` digits after the
+    point: QGIS shows six by default ("100.000000" for a cloud cover of 100)."""
+    metadata = dict(parameter.metadata())
+    metadata["widget_wrapper"] = {**metadata.get("widget_wrapper", {}), "decimals": decimals}
+    parameter.setMetadata(metadata)
+    return parameter
+
+
 #: Destinations that are not files of this machine: left to their providers.
 NOT_FILES = ("TEMPORARY_OUTPUT", "memory:", "ogr:", "postgres:", "postgis:", "spatialite:")
 
@@ -80,8 +91,42 @@ def destination_problem(name: str, value: Any) -> str:
     return ""
 
 
+#: A parameter's id where a message names it: ``END_DATE: ...`` (not ``(END_DATE)``).
+PARAMETER_ID = re.compile(r"(?<![\w(])([A-Z][A-Z0-9_]*):")
+#: Where a label's explanation starts: its parentheses, an example, or a colon.
+EXPLANATION = re.compile(r" \(|, e\.g\.|: ")
+
+
+def short_label(description: str) -> str:
+    """A parameter's label without its explanation, for messages: "Start date" for
+    "Start date (whole day included)", "Grid CRS" for "Grid CRS, e.g. EPSG:3035 (...)"."""
+    return EXPLANATION.split(description, maxsplit=1)[0].strip() or description
+
+
+def labelling_errors(process: Callable[..., Any]) -> Callable[..., Any]:
+    """``processAlgorithm`` whose errors name parameters by label (``labelled``)."""
+
+    @functools.wraps(process)
+    def run(self: SitsAlgorithm, parameters: Any, context: Any, feedback: Any) -> Any:
+        try:
+            return process(self, parameters, context, feedback)
+        except QgsProcessingException as exc:
+            # a plain QgsProcessingException: QGIS prints a traceback for subclasses
+            raise QgsProcessingException(self.labelled(str(exc))) from None
+
+    run.labels_errors = True  # type: ignore[attr-defined]
+    return run
+
+
 class SitsAlgorithm(QgsProcessingAlgorithm):
-    """Base class: subclasses set the class attributes and define the parameters."""
+    """Base class: subclasses set the class attributes and define the parameters.
+
+    Messages name a parameter as the dialog shows it, with its id for scripts and
+    searches: "End date (END_DATE): ...". The engine and the checks write the id
+    alone (``END_DATE: ...``, the engine knows no labels); every algorithm's
+    ``processAlgorithm`` errors and ``checkParameterValues`` messages are turned into
+    labels here, in one place (``__init_subclass__`` wraps each ``processAlgorithm``).
+    """
 
     NAME = ""
     DISPLAY_NAME = ""
@@ -89,6 +134,23 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     HELP = ""
     HELP_ANCHOR = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        process = cls.__dict__.get("processAlgorithm")
+        if process is not None and not getattr(process, "labels_errors", False):
+            cls.processAlgorithm = labelling_errors(process)
+
+    def labelled(self, message: str) -> str:
+        """``message`` with each ``ID:`` of this algorithm's parameters as ``Label (ID):``."""
+
+        def label(match: re.Match) -> str:
+            definition = self.parameterDefinition(match.group(1))
+            if definition is None:
+                return match.group(0)
+            return f"{short_label(definition.description())} ({match.group(1)}):"
+
+        return PARAMETER_ID.sub(label, message)
 
     def add_feature(
         self, sink: QgsFeatureSink, feature: QgsFeature, parameters: dict[str, Any], name: str
@@ -126,6 +188,11 @@ class SitsAlgorithm(QgsProcessingAlgorithm):
     NEEDS_ENGINE = True
 
     def checkParameterValues(self, parameters: dict[str, Any], context: Any) -> tuple[bool, str]:
+        """The checks of ``check_values``, their message naming parameters by label."""
+        ok, message = self.check_values(parameters, context)
+        return ok, self.labelled(message)
+
+    def check_values(self, parameters: dict[str, Any], context: Any) -> tuple[bool, str]:
         """QGIS's own checks, then the engine: without one, the dialog says how to set it
         up before anything starts (and qgis_process and processing.run stop there too)."""
         ok, message = super().checkParameterValues(parameters, context)
@@ -171,7 +238,7 @@ class TiledRasterAlgorithm(SitsAlgorithm):
 
     def add_chunk_size_parameter(self) -> None:
         """CHUNK_SIZE, as every tiled algorithm takes it."""
-        from sits_qgis.tiling.grid import MIN_CHUNK_SIZE  # plain Python
+        from sits_qgis.tiling.tiles import MIN_CHUNK_SIZE  # plain Python
 
         self.addParameter(
             QgsProcessingParameterNumber(

@@ -94,7 +94,7 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
         self.addParameter(
             QgsProcessingParameterField(
                 self.LABEL_FIELD,
-                self.tr("Class field to rasterise as a label layer (optional)"),
+                self.tr("Class field to rasterise as a label layer"),
                 parentLayerParameterName=self.INPUT,
                 type=QgsProcessingParameterField.DataType.Numeric,
                 optional=True,
@@ -190,12 +190,14 @@ class ExtractCubesAlgorithm(TimeSeriesAlgorithm):
             if not outcome["path"]:
                 counts["failed"] += 1
                 status = f"{outcome['status']}: {outcome['message']}"
-                feedback.pushWarning(f"Feature '{outcome['feature_id']}': {status}")
+                feedback.pushWarning(self.labelled(f"Feature '{outcome['feature_id']}': {status}"))
             else:
                 written.append((outcome["feature_id"], outcome["path"]))
                 if outcome["message"]:  # written, without the dates that could not be read
                     status = f"{outcome['status']}: {outcome['message']}"
-                    feedback.pushWarning(f"Feature '{outcome['feature_id']}': {status}")
+                    feedback.pushWarning(
+                        self.labelled(f"Feature '{outcome['feature_id']}': {status}")
+                    )
             feature = QgsFeature(fields)
             feature.setAttributes(
                 [outcome["feature_id"], outcome["path"] or None, status, outcome["dates"],

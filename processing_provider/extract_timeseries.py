@@ -18,10 +18,12 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QDateTime, Qt
 
 from sits_qgis.choices import ZONAL_STATISTICS, labels
+from sits_qgis.wording import plural
 
 from .base import Cancelled, help_text, remove_output
 from .fields import FieldType, new_fields
 from .journal import Journal, Previous, differences, fingerprint, journal_path, read_journal
+from .last_choices import remember as remember_choices
 from .result_layers import SeriesLayerStyle, post_process
 from .timeseries_base import TimeSeriesAlgorithm
 
@@ -108,7 +110,9 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                 self.tr("Time series layer (with geometry and date, for the Temporal Controller)"),
                 QgsProcessing.SourceType.TypeVectorAnyGeometry,
                 optional=True,
-                createByDefault=False,
+                # a first run from the dialog shows the series on the map, not only a
+                # table; processing.run, qgis_process and batch rows write it when named
+                createByDefault=True,
             )
         )
         for name, label in (
@@ -124,6 +128,13 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
         layer, geometries, _ = self.feature_layer(parameters, context)
         options = self.series_options(parameters, context)
+        remember_choices({
+            "STAC_URL": options["stac_url"], "COLLECTION": options["collection"],
+            "BANDS": ",".join(options["bands"]), "INDICES": ",".join(options["indices"]),
+            "START_DATE": options["start"], "END_DATE": options["end"],
+            "MASK_BAND": options["mask_band"], "GAPFILL": options["gapfill"],
+            "AUTHCFG": self.parameterAsString(parameters, self.AUTHCFG, context),
+        })  # fmt: skip
         buffer = self.parameterAsDouble(parameters, self.BUFFER, context)
         source = self.parameterAsSource(parameters, self.INPUT, context)
         request = {
@@ -196,8 +207,9 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                 journal.close(finished=not keep)
                 if keep:
                     what += (
-                        f"; {state['done']} of {len(layer['features'])} features are kept in"
-                        " the journal: run again with RESUME to continue"
+                        f"; the journal keeps {state['done']} of"
+                        f" {plural(len(layer['features']), 'feature')}: run again with RESUME"
+                        " to continue"
                     )
             if isinstance(exc, Cancelled):
                 raise QgsProcessingException(f"Cancelled: nothing was written{what}.") from None
@@ -254,8 +266,8 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
                 " to start again."
             )
         feedback.pushInfo(
-            f"RESUME: {len(previous.outcomes)} features were finished by the interrupted run;"
-            " only the others are read."
+            "RESUME: the interrupted run finished"
+            f" {plural(len(previous.outcomes), 'feature')}; only the others are read."
         )
         return journal_file, previous
 
@@ -270,7 +282,9 @@ class ExtractTimeSeriesAlgorithm(TimeSeriesAlgorithm):
         """One feature's rows into the table (and the layer, with its geometry)."""
         if not outcome["ok"]:
             feedback.pushWarning(
-                f"Feature '{outcome['feature_id']}': {outcome['status']}: {outcome['message']}"
+                self.labelled(
+                    f"Feature '{outcome['feature_id']}': {outcome['status']}: {outcome['message']}"
+                )
             )
         columns = sinks["columns"]
         for row in outcome["rows"]:

@@ -21,6 +21,20 @@ ICON_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
 MODELS = Path(__file__).parent / "models"
 
 
+class ShippedModel(QgsProcessingModelAlgorithm):
+    """A model shipped with the plugin, in the toolbox group of the algorithms whose
+    group it names. A model file keeps only its group's name, and QGIS makes that name
+    its group id ("Time series"), so the toolbox showed a second "Time series" group
+    beside the algorithms' ("timeseries")."""
+
+    def __init__(self, group_ids: dict[str, str]) -> None:
+        super().__init__()
+        self.group_ids = group_ids
+
+    def groupId(self) -> str:
+        return self.group_ids.get(self.group(), super().groupId())
+
+
 class SitsProvider(QgsProcessingProvider):
     """Holds the algorithms and the backend settings."""
 
@@ -62,15 +76,20 @@ class SitsProvider(QgsProcessingProvider):
         shutdown_session()
 
     def loadAlgorithms(self) -> None:
-        self.addAlgorithm(RasterStatisticsAlgorithm())
-        self.addAlgorithm(RasterFilterAlgorithm())
-        self.addAlgorithm(SearchStacAlgorithm())
-        self.addAlgorithm(ExtractTimeSeriesAlgorithm())
-        self.addAlgorithm(ExtractCubesAlgorithm())
-        self.addAlgorithm(SetupEngineAlgorithm())
+        algorithms = [
+            RasterStatisticsAlgorithm(),
+            RasterFilterAlgorithm(),
+            SearchStacAlgorithm(),
+            ExtractTimeSeriesAlgorithm(),
+            ExtractCubesAlgorithm(),
+            SetupEngineAlgorithm(),
+        ]
+        for algorithm in algorithms:
+            self.addAlgorithm(algorithm)
         if QgsApplication.processingRegistry().providerById(self.id()) is not self:
             return  # not registered yet: the models come with the reload (_registered)
+        group_ids = {algorithm.GROUP: algorithm.GROUP_ID for algorithm in algorithms}
         for path in sorted(MODELS.glob("*.model3")):
-            model = QgsProcessingModelAlgorithm()
+            model = ShippedModel(group_ids)
             if model.fromFile(str(path)):
                 self.addAlgorithm(model)

@@ -18,7 +18,7 @@ from qgis.core import (
 
 from sits_qgis.choices import FILTERS, labels, values
 
-from .base import Cancelled, TiledRasterAlgorithm, raster_file
+from .base import Cancelled, TiledRasterAlgorithm, raster_file, with_decimals
 from .result_layers import RasterLikeInput, post_process
 
 HELP = "<br><br>".join(
@@ -92,11 +92,14 @@ class RasterFilterAlgorithm(TiledRasterAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterNumber(
-                self.SIGMA,
-                self.tr("Gaussian sigma (pixels)"),
-                QgsProcessingParameterNumber.Type.Double,
-                1.0,
+            with_decimals(
+                QgsProcessingParameterNumber(
+                    self.SIGMA,
+                    self.tr("Gaussian sigma (pixels)"),
+                    QgsProcessingParameterNumber.Type.Double,
+                    1.0,
+                ),
+                2,
             )
         )
         self.add_chunk_size_parameter()

@@ -15,6 +15,7 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
 )
@@ -23,7 +24,8 @@ from sits_qgis.choices import RASTER_STATISTICS
 
 from .base import Cancelled, TiledRasterAlgorithm, raster_file
 from .fields import FieldType, new_fields
-from .result_layers import GraduatedStyle, post_process
+from .result_layers import StatisticsLayerStyle, post_process
+from .statistics_report import write_statistics_html
 
 #: Fields of the tile layer: (name, type, key of the engine's tile statistics).
 TILE_FIELDS = (
@@ -70,7 +72,9 @@ HELP = "<br><br>".join(
             "Outputs: MEAN, MEDIAN, MIN, MAX, SUM, SUM_SQUARES, STD (population), COUNT (valid "
             "pixels), TOTAL_COUNT, VALID_PERCENT, P90, IQR (P75 - P25), NMAD (1.4826 x median "
             "absolute deviation from the median), RMSE (root mean square of the values). When no "
-            "pixel is valid, the statistics are absent and the counts are 0."
+            "pixel is valid, the statistics are absent and the counts are 0. <b>Statistics "
+            "table</b>: the same numbers rounded for reading, as a page the dialog opens in "
+            "its Results Viewer."
         ),
     ]
 )
@@ -85,6 +89,7 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
     HELP_ANCHOR = "tiled-raster-statistics"
 
     OUTPUT_TILES = "OUTPUT_TILES"
+    OUTPUT_HTML = "OUTPUT_HTML"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Raster")))
@@ -97,6 +102,15 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
                 QgsProcessing.SourceType.TypeVectorPolygon,
                 optional=True,
                 createByDefault=False,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT_HTML,
+                self.tr("Statistics table"),
+                self.tr("HTML files (*.html)"),
+                optional=True,
+                createByDefault=True,
             )
         )
         for name, description in RASTER_STATISTICS:
@@ -141,9 +155,16 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
             )
         for name, description in RASTER_STATISTICS:
             feedback.pushInfo(f"{description} ({name}): {results[name]}")
+        html = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
+        if html:
+            rows = [(self.tr(description), name, results[name])
+                    for name, description in RASTER_STATISTICS]  # fmt: skip
+            write_statistics_html(html, f"{layer.name()}, band {band}", rows)
+            results[self.OUTPUT_HTML] = html
         if with_tiles:
+            magnitude = max(abs(results[name] or 0) for name in ("MIN", "MAX"))
             results[self.OUTPUT_TILES] = self._write_tiles(
-                parameters, context, layer, stats["tiles"], stats["transform"]
+                parameters, context, layer, stats["tiles"], stats["transform"], magnitude
             )
         return results
 
@@ -154,15 +175,18 @@ class RasterStatisticsAlgorithm(TiledRasterAlgorithm):
         layer: Any,
         tiles: list[dict[str, Any]],
         transform: list[float],
+        magnitude: float,
     ) -> str:
-        """One polygon per tile, in the raster's CRS, with its window and statistics."""
+        """One polygon per tile, in the raster's CRS, with its window and statistics
+        (shown to as many decimals as numbers of ``magnitude`` need)."""
         fields = new_fields((name, kind) for name, kind, _ in TILE_FIELDS)
         sink, dest_id = self.parameterAsSink(
             parameters, self.OUTPUT_TILES, context, fields, QgsWkbTypes.Type.Polygon, layer.crs()
         )
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_TILES))
-        post_process(context, dest_id, GraduatedStyle("mean"))
+        decimal_fields = [name for name, kind, _ in TILE_FIELDS if kind == FieldType.DOUBLE]
+        post_process(context, dest_id, StatisticsLayerStyle("mean", decimal_fields, magnitude))
         a, b, c, d, e, f = transform
 
         def corner(row: int, col: int) -> QgsPointXY:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from qgis.core import (
@@ -19,8 +20,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QDateTime, Qt
 
+from sits_qgis.redact import shown_url
+
 from .base import help_text
 from .fields import FieldType, new_fields
+from .result_layers import FootprintStyle, post_process
 from .settings import http_settings
 from .timeseries_base import TimeSeriesAlgorithm
 
@@ -28,7 +32,10 @@ HELP = help_text(
     """
 Searches a STAC catalogue once, over the features of a layer or over an extent, between
 two dates (whole days) and below a scene cloud cover, and returns the items found as
-footprints: id, date, cloud cover, platform, CRS, processing baseline and asset keys.
+footprints: id, date, cloud cover, platform, CRS, processing baseline and asset keys,
+in date order. Loaded from the toolbox, the layer is temporal (each footprint at its
+date, for the Temporal Controller) and drawn as outlines; its action "Add this scene to
+the map" shows a footprint's image in true colour.
 
 Run it before an extraction to see which images and dates a run will use and whether
 every feature is covered. The cloud filter is sent to the server when it declares the
@@ -94,12 +101,15 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: Any, feedback: Any) -> dict:
         start, end = self.dates(parameters, context)
+        stac_url = self.parameterAsString(parameters, self.STAC_URL, context)
+        collection = self.parameterAsString(parameters, self.COLLECTION, context).strip()
+        authcfg = self.parameterAsString(parameters, self.AUTHCFG, context)
         result = self.run_engine(
             feedback,
             "search",
             {
-                "stac_url": self.parameterAsString(parameters, self.STAC_URL, context),
-                "collection": self.parameterAsString(parameters, self.COLLECTION, context).strip(),
+                "stac_url": stac_url,
+                "collection": collection,
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "envelopes": self.envelopes(parameters, context),
@@ -117,6 +127,12 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
                 ("crs", FieldType.STRING),
                 ("processing_baseline", FieldType.STRING),
                 ("assets", FieldType.STRING),
+                # what showing a scene needs (ui/scene_layers.py): the catalogue (never
+                # with credentials written into its URL), the configuration's id, the item
+                ("stac_url", FieldType.STRING),
+                ("collection", FieldType.STRING),
+                ("authcfg", FieldType.STRING),
+                ("item", FieldType.STRING),
             ]
         )
         sink, dest = self.parameterAsSink(
@@ -129,7 +145,8 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
         )
         if sink is None:
             raise QgsProcessingException("OUTPUT: the footprint layer cannot be created.")
-        for item in result["items"]:
+        post_process(context, dest, FootprintStyle())
+        for item in sorted(result["items"], key=acquired):
             feature = QgsFeature(fields)
             feature.setAttributes(
                 [
@@ -140,6 +157,10 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
                     item["crs"],
                     item["processing_baseline"],
                     item["assets"],
+                    shown_url(stac_url),
+                    collection,
+                    authcfg,
+                    json.dumps(item["item"]),
                 ]
             )
             geometry = QgsGeometry.fromWkt(item["wkt"] or "")
@@ -151,3 +172,10 @@ class SearchStacAlgorithm(TimeSeriesAlgorithm):
             f" {result['dropped_by_client']} removed by the client-side check."
         )
         return {self.OUTPUT: dest, "ITEMS": len(result["items"])}
+
+
+def acquired(item: dict[str, Any]) -> tuple[bool, int, str]:
+    """The order of the footprints: by date (those without one last), then id, so that
+    the attribute table and the Temporal Controller go through them in time."""
+    when = QDateTime.fromString(item["datetime"] or "", Qt.DateFormat.ISODate)
+    return (not when.isValid(), when.toMSecsSinceEpoch() if when.isValid() else 0, item["id"])

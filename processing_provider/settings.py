@@ -40,7 +40,7 @@ MODES = (
     ("Local worker processes (dask.distributed)", BackendMode.PROCESSES),
     ("Threads in the engine process", BackendMode.THREADS),
     ("In the engine process, one task at a time (debugging)", BackendMode.SEQUENTIAL),
-    ("An existing dask scheduler (its address is set below)", BackendMode.SCHEDULER),
+    ("An existing dask scheduler (at the 'Dask scheduler address')", BackendMode.SCHEDULER),
 )
 
 

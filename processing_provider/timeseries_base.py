@@ -36,11 +36,10 @@ from sits_qgis.engine.protocol import wkb_text
 from sits_qgis.profiles import profiles_for_display as profiles
 
 from . import engine
-from .base import SitsAlgorithm
+from .base import SitsAlgorithm, with_decimals
+from .last_choices import DEFAULT_END, DEFAULT_START
 from .settings import access_settings, default_catalogue, http_settings
 
-DEFAULT_START = "2023-01-01"
-DEFAULT_END = "2023-12-31"
 #: The plugin's own package (``sits_plugin`` once installed), for the dialog's widgets:
 #: named by path, so that they are imported only when a dialog opens.
 PLUGIN_PACKAGE = __name__.rsplit(".", 2)[0] if __name__.count(".") >= 2 else ""
@@ -138,13 +137,16 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
                 )
             )
         self.addParameter(
-            QgsProcessingParameterNumber(
-                self.MAX_CLOUD,
-                self.tr("Maximum scene cloud cover (%; 100 = no filter)"),
-                QgsProcessingParameterNumber.Type.Double,
-                100.0,
-                minValue=0.0,
-                maxValue=100.0,
+            with_decimals(
+                QgsProcessingParameterNumber(
+                    self.MAX_CLOUD,
+                    self.tr("Maximum scene cloud cover (%; 100 = no filter)"),
+                    QgsProcessingParameterNumber.Type.Double,
+                    100.0,
+                    minValue=0.0,
+                    maxValue=100.0,
+                ),
+                1,
             )
         )
 
@@ -209,13 +211,16 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterNumber(
-                self.MAX_MASKED,
-                self.tr("Drop dates with a larger masked fraction than (0-1)"),
-                QgsProcessingParameterNumber.Type.Double,
-                0.5,
-                minValue=0.0,
-                maxValue=1.0,
+            with_decimals(
+                QgsProcessingParameterNumber(
+                    self.MAX_MASKED,
+                    self.tr("Drop dates with a larger masked fraction than (0-1)"),
+                    QgsProcessingParameterNumber.Type.Double,
+                    0.5,
+                    minValue=0.0,
+                    maxValue=1.0,
+                ),
+                2,
             )
         )
         self.addParameter(
@@ -257,21 +262,24 @@ class TimeSeriesAlgorithm(SitsAlgorithm):
 
     def add_buffer_parameter(self, label: str) -> None:
         self.addParameter(
-            QgsProcessingParameterNumber(
-                self.BUFFER,
-                self.tr(label),
-                QgsProcessingParameterNumber.Type.Double,
-                0.0,
-                minValue=0.0,
+            with_decimals(
+                QgsProcessingParameterNumber(
+                    self.BUFFER,
+                    self.tr(label),
+                    QgsProcessingParameterNumber.Type.Double,
+                    0.0,
+                    minValue=0.0,
+                ),
+                1,
             )
         )
 
     # -- checks the dialog runs before the algorithm ------------------------------------
 
-    def checkParameterValues(self, parameters: dict[str, Any], context: Any) -> tuple[bool, str]:
+    def check_values(self, parameters: dict[str, Any], context: Any) -> tuple[bool, str]:
         """QGIS's own checks, then the combinations that cannot run, named by parameter
         (the dialog shows the message and does not start; qgis_process stops too)."""
-        ok, message = super().checkParameterValues(parameters, context)
+        ok, message = super().check_values(parameters, context)
         if not ok:
             return ok, message
         problem = self.combination_problem(parameters, context)

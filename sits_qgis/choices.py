@@ -73,7 +73,7 @@ BACKEND_MODES: tuple[tuple[str, str], ...] = (
     ("processes", "Local worker processes (dask.distributed)"),
     ("threads", "Threads in the engine process"),
     ("sequential", "In the engine process, one task at a time (debugging)"),
-    ("scheduler", "An existing dask scheduler (its address is set below)"),
+    ("scheduler", "An existing dask scheduler (at the 'Dask scheduler address')"),
 )
 
 #: MASK_BAND's default: the collection's own cloud mask (its profile's, see

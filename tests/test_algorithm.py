@@ -152,7 +152,7 @@ def test_chunk_larger_than_the_raster_is_one_tile_with_a_warning(tmp_path, backe
 @pytest.mark.parametrize(
     ("parameters", "expected"),
     [
-        ({"BAND": 3}, "BAND: Band 3 does not exist: the raster has 1 band(s)"),
+        ({"BAND": 3}, "Band (BAND): Band 3 does not exist: the raster has 1 band, band 1."),
         ({"CHUNK_SIZE": 8}, "Incorrect parameter value for CHUNK_SIZE"),
     ],
 )

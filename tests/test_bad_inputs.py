@@ -25,7 +25,7 @@ SERIES_CASES = [
     ("start date 30 February", {"START_DATE": "2022-02-30"}, "START_DATE"),
     ("end date before start", {"END_DATE": "2021-01-01"}, "END_DATE"),
     ("no band and no index", {"BANDS": ""}, "BANDS"),
-    ("unknown band", {"BANDS": "red,B99"}, "BANDS: Band 'B99'"),
+    ("unknown band", {"BANDS": "red,B99"}, "Bands (BANDS): Band 'B99'"),
     ("bands with semicolons", {"BANDS": "red;nir"}, "BANDS"),
     ("unknown index", {"INDICES": "NOPE"}, "INDICES"),
     ("unknown mask band", {"MASK_BAND": "nope"}, "MASK_BAND"),

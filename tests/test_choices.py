@@ -22,7 +22,7 @@ def test_the_engines_enums_are_the_choice_lists() -> None:
     assert choices.values(choices.ZONAL_STATISTICS) == tuple(s.label for s in Statistic)
     assert choices.values(choices.GAPFILL) == tuple(g.name.lower() for g in GapFill)
     assert choices.values(choices.VALUES) == ("stored", "physical")  # SeriesOptions.physical
-    assert choices.values(choices.CUBE_MODES) == tuple(m.name.lower() for m in CubeMode)
+    assert choices.values(choices.CUBE_MODES) == tuple(m.value for m in CubeMode)
     assert choices.values(choices.BACKEND_MODES) == tuple(m.value for m in BackendMode)
 
 
@@ -43,7 +43,7 @@ def test_the_provider_shows_the_choice_lists(loaded_plugin) -> None:
     assert statistics == choices.labels(choices.ZONAL_STATISTICS)
     statistics_algorithm = registry.createAlgorithmById("sits:rasterstatistics")
     outputs = [o.name() for o in statistics_algorithm.outputDefinitions()]
-    outputs = [name for name in outputs if name != "OUTPUT_TILES"]
+    outputs = [name for name in outputs if name not in ("OUTPUT_TILES", "OUTPUT_HTML")]
     assert outputs[: len(choices.RASTER_STATISTICS)] == list(
         choices.values(choices.RASTER_STATISTICS)
     )

@@ -9,7 +9,7 @@ from conftest import write_raster
 
 from sits_qgis.errors import TaskFailed
 from sits_qgis.tiling import map_collect, tile_grid
-from sits_qgis.tiling.grid import aligned_step
+from sits_qgis.tiling.tiles import aligned_step
 
 RNG = np.random.default_rng(7)
 

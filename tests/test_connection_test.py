@@ -35,7 +35,7 @@ def test_what_answers_is_said_next_to_its_button(loaded_plugin, sample_stac) -> 
         assert not dialog.backend_button.isEnabled()  # running in the task manager
         assert wait_until(lambda: finished(dialog.backend_result), 120)
         text = dialog.backend_result.text()
-        assert text.startswith("OK: 1 local workers; a test task ran in worker process"), text
+        assert text.startswith("OK: 1 local worker; a test task ran in worker process"), text
         assert dialog.backend_button.isEnabled()
     finally:
         dialog.close()

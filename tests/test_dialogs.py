@@ -289,3 +289,86 @@ def test_the_mask_lists_show_the_chosen_collections_bits_by_name(dialog_ready) -
         assert bits.list.count() == 0
     finally:
         discard(dialog)
+
+
+def test_a_typed_catalogue_is_offered_by_the_next_dialog(dialog_ready) -> None:
+    """An address typed in STAC_URL is kept when the dialog is run (QGIS reads the
+    parameters then) and listed by the next dialog's catalogue field, after the presets;
+    an address with a password is not kept."""
+    from qgis.core import QgsProject, QgsSettings, QgsVectorLayer
+
+    from ui.parameter_widgets import RECENT_CATALOGUES
+
+    typed = "http://127.0.0.1:9/typed/stac"
+    secret = "http://alice:hunter2@127.0.0.1:9/stac"  # pragma: allowlist secret
+    points = QgsVectorLayer("Point?crs=EPSG:4326&field=name:string", "sites", "memory")
+    QgsProject.instance().addMapLayer(points)
+    QgsSettings().remove(RECENT_CATALOGUES)
+    try:
+        for address in (typed, secret):
+            dialog = open_dialog("sits:extracttimeseries")
+            try:
+                wrappers(dialog)["STAC_URL"].combo.setEditText(address)
+                parameters = dialog.mainWidget().createProcessingParameters()  # as Run does
+                assert parameters["STAC_URL"] == address
+            finally:
+                discard(dialog)
+        dialog = open_dialog("sits:extractcubes")
+        try:
+            combo = wrappers(dialog)["STAC_URL"].combo
+            listed = [combo.itemData(i) for i in range(combo.count())]
+            assert listed[-1] == typed and secret not in listed
+            combo.setCurrentIndex(combo.count() - 1)
+            assert wrappers(dialog)["STAC_URL"].value() == typed
+        finally:
+            discard(dialog)
+    finally:
+        QgsSettings().remove(RECENT_CATALOGUES)
+        QgsProject.instance().removeAllMapLayers()
+
+
+def test_the_index_search_lists_the_name_typed_first(dialog_ready) -> None:
+    """Typing NDVI: NDVI itself, then the names that start with NDVI, then the other
+    names that hold it (BNDVI, GNDVI...); clearing the search restores the list's order."""
+    dialog = open_dialog("sits:extracttimeseries")
+    try:
+        indices = wrappers(dialog)["INDICES"].checklist
+        before = [value for value, _, _ in checklist_rows(indices)]
+        indices.search.setText("ndvi")
+        shown = [
+            indices.list.item(r).data(Qt.ItemDataRole.UserRole)
+            for r in range(indices.list.count())
+            if not indices.list.item(r).isHidden()
+        ]
+        assert shown[0] == "NDVI", shown[:6]
+        starting = [name for name in shown if name.upper().startswith("NDVI")]
+        assert shown[: len(starting)] == starting and {"BNDVI", "GNDVI"} <= set(shown)
+        indices.text.setText("GNDVI")  # ticks follow the names, wherever they stand
+        assert indices.ticked() == ["GNDVI"]
+        indices.search.setText("")
+        assert [value for value, _, _ in checklist_rows(indices)] == before
+    finally:
+        discard(dialog)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "shown"),
+    [
+        ("sits:extracttimeseries", {"MAX_CLOUD": "100.0", "MAX_MASKED": "0.50", "BUFFER": "0.0"}),
+        ("sits:searchstac", {"MAX_CLOUD": "100.0"}),
+        ("sits:rasterfilter", {"SIGMA": "1.00"}),
+    ],
+)
+def test_decimal_fields_show_the_digits_they_need(dialog_ready, algorithm, shown) -> None:
+    """QGIS shows six decimals unless told (a cloud cover of "100.000000")."""
+    from qgis.PyQt.QtWidgets import QAbstractSpinBox
+
+    dialog = open_dialog(algorithm)
+    try:
+        for name, text in shown.items():
+            widget = wrappers(dialog)[name].wrappedWidget()
+            boxes = [widget] if isinstance(widget, QAbstractSpinBox) else []
+            boxes += widget.findChildren(QAbstractSpinBox) if widget is not None else []
+            assert [box.text() for box in boxes][:1] == [text], name
+    finally:
+        discard(dialog)

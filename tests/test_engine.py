@@ -364,7 +364,7 @@ def test_an_existing_environment_without_the_packages_is_refused_with_what_it_la
     with pytest.raises(QgsProcessingException) as refused:
         processing.run("sits:setupengine", {"EXISTING_PYTHON": "/usr/bin/python3"})
     message = str(refused.value)
-    assert "EXISTING_PYTHON: /usr/bin/python3 cannot run the engine" in message
+    assert "(EXISTING_PYTHON): /usr/bin/python3 cannot run the engine" in message
     assert "rasterio cannot be imported" in message and "Traceback" not in message
     assert settings.engine_python() == before  # nothing remembered
     used = processing.run("sits:setupengine", {"EXISTING_PYTHON": sys.executable})

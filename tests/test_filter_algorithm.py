@@ -55,13 +55,30 @@ def test_every_filter_through_processing_run(loaded_plugin, dem, tmp_path, index
     assert got.tobytes() == expected.tobytes()
 
 
+def test_the_progress_bar_reaches_100_percent(loaded_plugin, dem, tmp_path):
+    """Progress is in percent everywhere (``sits_qgis.progress``): the filter once sent
+    the fraction of tiles done, so its bar stopped at 1 %."""
+    path, _ = dem
+    feedback = QgsProcessingFeedback()
+    progress: list[float] = []
+    feedback.progressChanged.connect(progress.append)
+    processing.run(
+        ALG,
+        {"INPUT": str(path), "FILTER": 0, "SIZE": 3, "CHUNK_SIZE": 32,
+         "OUTPUT": str(tmp_path / "o.tif")},
+        feedback=feedback,
+    )  # fmt: skip
+    assert progress and max(progress) == pytest.approx(100.0)
+    assert progress == sorted(progress)
+
+
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"SIZE": 4}, "SIZE: SIZE must be an odd number"),
-        ({"FILTER": 4, "SIGMA": 0}, "SIGMA: SIGMA must be a positive number"),
+        ({"SIZE": 4}, "Window size (SIZE): SIZE must be an odd number"),
+        ({"FILTER": 4, "SIGMA": 0}, "Gaussian sigma (SIGMA): SIGMA must be a positive number"),
         ({"SIZE": 151}, "larger than the raster"),
-        ({"BAND": 2}, "BAND: Band 2 does not exist"),
+        ({"BAND": 2}, "Band (BAND): Band 2 does not exist"),
         ({"OUTPUT": "/nonexistent-folder/o.tif"}, "OUTPUT"),
     ],
 )
@@ -87,7 +104,8 @@ def test_bad_input_is_named_and_writes_nothing(loaded_plugin, dem, tmp_path, par
 def test_output_equal_to_input_is_refused(loaded_plugin, dem):
     path, _ = dem
     before = path.read_bytes()
-    with pytest.raises(QgsProcessingException, match="OUTPUT: The output is the input"):
+    refusal = r"Filtered raster \(OUTPUT\): The output is the input"
+    with pytest.raises(QgsProcessingException, match=refusal):
         processing.run(
             ALG,
             {"INPUT": str(path), "FILTER": 2, "SIZE": 3, "OUTPUT": str(path)},

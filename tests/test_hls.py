@@ -20,15 +20,9 @@ from sample_hls import COLLECTION, FMASK, SCALE, make_hls
 from stac_oracle import point_value
 
 from sits_qgis.profiles import PROFILES_FILE, USER_PROFILES_VARIABLE
-from sits_qgis.timeseries.extract import (
-    outcome_rows,
-    plan_run,
-    run_table,
-    table_columns,
-    table_target,
-)
 from sits_qgis.timeseries.features import Feature, FeatureLayer
 from sits_qgis.timeseries.options import SeriesOptions, TableOptions
+from sits_qgis.timeseries.running import extract_table
 
 DATES = 8
 TOKEN = "earthdata-token-of-the-test"
@@ -76,11 +70,8 @@ def run(url: str, backend, token: str, **changes):
         "indices": ("NDVI",), "physical": True,
         "headers": {"Authorization": f"Bearer {token}"},
     } | changes  # fmt: skip
-    table = TableOptions()
-    plan = plan_run(layer, SeriesOptions(**values), 0.0, table_target(table))
-    columns = table_columns(plan, table, "pixel")
-    rows = [r for o in run_table(plan, table, backend) for r in outcome_rows(o, columns)]
-    return plan, rows
+    table_run = extract_table(layer, SeriesOptions(**values), TableOptions(), backend, points=True)
+    return table_run.plan, [r for o in table_run for r in table_run.rows(o)]
 
 
 def local(root: Path, item: dict, key: str) -> str:

@@ -16,15 +16,9 @@ from local_stac import serve_folder
 from sample_landsat import OFFSET, QA, SCALE, make_landsat
 from stac_oracle import href, point_value
 
-from sits_qgis.timeseries.extract import (
-    outcome_rows,
-    plan_run,
-    run_table,
-    table_columns,
-    table_target,
-)
 from sits_qgis.timeseries.features import Feature, FeatureLayer
 from sits_qgis.timeseries.options import SeriesOptions, TableOptions
+from sits_qgis.timeseries.running import extract_table
 
 #: Fill, dilated cloud, cirrus, cloud and cloud shadow (R sits' Landsat mask, without
 #: its confidence bits), and bit 9 (medium or high cloud confidence).
@@ -56,11 +50,8 @@ def run(url: str, backend, **changes):
         "start": date(2023, 5, 1), "end": date(2023, 8, 1), "mask_band": QA,
         "mask_values": (), "mask_bits": BITS, "max_masked": 0.5, "indices": ("NDVI",),
     } | changes  # fmt: skip
-    table = TableOptions()
-    plan = plan_run(layer, SeriesOptions(**values), 0.0, table_target(table))
-    columns = table_columns(plan, table, "pixel")
-    rows = [r for o in run_table(plan, table, backend) for r in outcome_rows(o, columns)]
-    return plan, rows
+    table_run = extract_table(layer, SeriesOptions(**values), TableOptions(), backend, points=True)
+    return table_run.plan, [r for o in table_run for r in table_run.rows(o)]
 
 
 def masked_by_bits(code: int) -> bool:

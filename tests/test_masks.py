@@ -11,9 +11,8 @@ from stac_oracle import href, point_value
 from test_timeseries import items_by_site, options, point_layer, run_points
 
 from sits_qgis.errors import SitsError
-from sits_qgis.timeseries.extract import plan_run, table_target
 from sits_qgis.timeseries.load import MaskRule
-from sits_qgis.timeseries.options import TableOptions
+from sits_qgis.timeseries.planning import plan_run, table_target
 from sits_qgis.timeseries.problems import FeatureProblem
 
 
@@ -47,7 +46,7 @@ def test_a_bit_position_out_of_any_range_names_mask_bits(stac):
     served, _ = stac
     with pytest.raises(SitsError, match="64 is not a bit position") as caught:
         plan_run(point_layer(), options(served.stac_urls["earth-search"], mask_bits=(3, 64)),
-                 0.0, table_target(TableOptions()))  # fmt: skip
+                 0.0, table_target)  # fmt: skip
     assert caught.value.parameter == "MASK_BITS"
 
 
@@ -84,7 +83,7 @@ def test_an_empty_mask_band_masks_nothing_and_says_so(stac):
     unused = options(
         served.stac_urls["earth-search"], mask_band="", mask_values=(9,), mask_bits=(3,)
     )
-    plan = plan_run(point_layer(), unused, 0.0, table_target(TableOptions()))
+    plan = plan_run(point_layer(), unused, 0.0, table_target)
     assert plan.spec.mask_rule is None
     assert plan.notes == [
         "MASK_BAND is empty: no pixel is masked, and MASK_VALUES and MASK_BITS are not used."

@@ -164,4 +164,4 @@ def test_items_the_catalogue_gets_wrong_are_left_out_and_said():
         "item item-4: its datetime '2023-02-30T10:00:00Z' is not a date and time",
         "item item-5: its eo:cloud_cover 'abc' is not a number",
     ]
-    assert result.rejection_note().startswith("4 item(s) of the catalogue were left out")
+    assert result.rejection_note().startswith("4 items of the catalogue were left out")

@@ -160,6 +160,27 @@ def test_metadata_is_complete():
     assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()
 
 
+def test_the_changelog_has_one_entry_per_release_with_what_it_brought():
+    """The plugin manager shows the changelog: one line per release, newest first, the
+    current version's among them, and the capabilities built since 0.1.0 named."""
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "metadata.txt", encoding="utf-8")
+    general = parser["general"]
+    entries = [line.strip() for line in general["changelog"].strip().splitlines()]
+    releases = [entry.split(" - ", 1)[0] for entry in entries]
+    assert all(" - " in entry for entry in entries), entries
+    assert len(set(releases)) == len(releases) and general["version"] in releases
+    assert releases[0] == "Unreleased"
+    unreleased = entries[0].lower()
+    for capability in (
+        "extract time series", "extract cubes", "search a stac catalogue", "earth search",
+        "planetary computer", "copernicus", "hls", "landsat", "modis", "by bits",
+        "credentials", "block cache", "retries", "resume", "tls", "set up by the plugin",
+        "3.22 to 4.x",
+    ):  # fmt: skip
+        assert capability in unreleased, capability
+
+
 def test_the_plugin_manager_takes_qgis_3_22_to_4_and_refuses_older():
     """QGIS's own check (the plugin manager's), on the versions of metadata.txt."""
     sys.path.append("/usr/share/qgis/python")

@@ -16,16 +16,10 @@ from pyproj import CRS
 from sample_modis import NDVI, NODATA, SINUSOIDAL_WKT, make_modis, tile_window
 from stac_oracle import href, point_value
 
-from sits_qgis.timeseries.extract import (
-    outcome_rows,
-    plan_run,
-    run_table,
-    table_columns,
-    table_target,
-)
 from sits_qgis.timeseries.features import Feature, FeatureLayer
-from sits_qgis.timeseries.grid import crs_label, declared_crs, native_grid
 from sits_qgis.timeseries.options import SeriesOptions, TableOptions
+from sits_qgis.timeseries.pixel_grid import crs_label, declared_crs, native_grid
+from sits_qgis.timeseries.running import extract_table
 
 #: Near Paris (MODIS tile h18v04), and a point a hair inside a pixel's corner.
 LON, LAT = 2.3512, 48.8566
@@ -64,11 +58,8 @@ def run(stac_url: str, collection: str, points: list[tuple[float, float]], backe
         stac_url=stac_url, collection=collection, bands=(NDVI,), start=date(2023, 1, 1),
         end=date(2023, 3, 31), mask_band="", mask_values=(),
     )  # fmt: skip
-    table = TableOptions()
-    plan = plan_run(layer, options, 0.0, table_target(table))
-    columns = table_columns(plan, table, "pixel")
-    rows = [r for o in run_table(plan, table, backend) for r in outcome_rows(o, columns)]
-    return plan, rows
+    table_run = extract_table(layer, options, TableOptions(), backend, points=True)
+    return table_run.plan, [r for o in table_run for r in table_run.rows(o)]
 
 
 @pytest.mark.parametrize("collection", ["modis-13Q1-061", "modis-no-proj"])

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from conftest import assert_matches_numpy, numpy_statistics, valid_values, write_raster
 
+from sits_qgis.wording import plural
+
 
 def test_lists_the_algorithm(qgis_process):
     call = qgis_process
@@ -47,7 +49,7 @@ def test_bad_band_is_a_message_not_a_traceback(qgis_process, tmp_path):
     done = call("run", "sits:rasterstatistics", "--", f"INPUT={path}", "BAND=2", "CHUNK_SIZE=16")
     assert done.returncode != 0
     output = done.stdout + done.stderr
-    assert "BAND: Band 2 does not exist" in output
+    assert "Band (BAND): Band 2 does not exist" in output
     assert "Traceback" not in output
 
 
@@ -108,7 +110,9 @@ def test_a_table_run_killed_with_sigkill_resumes_to_the_clean_result(
         "run", "sits:extracttimeseries", "--", *common, f"OUTPUT={table}", "RESUME=true"
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert f"RESUME: {finished} features were finished" in resumed.stdout + resumed.stderr
+    assert f"RESUME: the interrupted run finished {plural(finished, 'feature')}" in (
+        resumed.stdout + resumed.stderr
+    )
 
     def rows(path: Path) -> list[dict]:
         with open(path, newline="") as handle:

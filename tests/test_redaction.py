@@ -11,8 +11,7 @@ from sits_qgis.errors import SitsError
 from sits_qgis.redact import shown_url, without_queries
 from sits_qgis.stac.catalogues import resolve_catalogue
 from sits_qgis.stac.client import open_catalogue
-from sits_qgis.timeseries.extract import plan_run, table_target
-from sits_qgis.timeseries.options import TableOptions
+from sits_qgis.timeseries.planning import plan_run, table_target
 
 SECRETS = ("hunter2", "tok-123", "sig-456")
 
@@ -30,7 +29,7 @@ def test_a_run_with_credentials_in_its_url_shows_none_of_them(sample_stac):
     url = served.stac_urls["earth-search"].replace("http://", "http://alice:hunter2@")
     url += "/?token=tok-123"
     opts = options(url, indices=("NDVI",))
-    plan = plan_run(point_layer(), opts, 0.0, table_target(TableOptions()))
+    plan = plan_run(point_layer(), opts, 0.0, table_target)
     assert plan.search.items  # the requests were made with the address as given
     shown = " ".join([*plan.notes, plan.search.summary(), str(opts.provenance())])
     assert "has no profile" in shown  # a note names the catalogue

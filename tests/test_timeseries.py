@@ -29,15 +29,6 @@ from stac_oracle import (
 
 from sits_qgis.backend import Backend, BackendConfig, BackendMode
 from sits_qgis.errors import SitsError
-from sits_qgis.timeseries.extract import (
-    cube_target,
-    outcome_rows,
-    plan_run,
-    run_cubes,
-    run_table,
-    table_columns,
-    table_target,
-)
 from sits_qgis.timeseries.features import Feature, FeatureLayer
 from sits_qgis.timeseries.options import (
     CubeMode,
@@ -47,6 +38,8 @@ from sits_qgis.timeseries.options import (
     Statistic,
     TableOptions,
 )
+from sits_qgis.timeseries.planning import plan_run, table_target
+from sits_qgis.timeseries.running import extract_cubes, extract_table
 
 MASKED = (0, 1, 3, 8, 9, 10)
 
@@ -79,15 +72,14 @@ def items_by_site(plan) -> dict[str, list[dict]]:
     return {p.feature_id: list(p.job.items) for p in plan.features if p.job}
 
 
+def table_rows(stac_url: str, layer: FeatureLayer, backend, **changes: object):
+    """A point table run's plan and every row (a status row for a feature without any)."""
+    run = extract_table(layer, options(stac_url, **changes), TableOptions(), backend, points=True)
+    return run.plan, [row for outcome in run for row in run.rows(outcome)]
+
+
 def run_points(stac_url: str, backend, **changes: object):
-    opts = options(stac_url, **changes)
-    table = TableOptions()
-    plan = plan_run(point_layer(), opts, 0.0, table_target(table))
-    columns = table_columns(plan, table, "pixel")
-    rows = [
-        row for outcome in run_table(plan, table, backend) for row in outcome_rows(outcome, columns)
-    ]
-    return plan, rows
+    return table_rows(stac_url, point_layer(), backend, **changes)
 
 
 def test_point_values_are_the_original_pixels_and_masked_dates_are_gaps(
@@ -168,10 +160,10 @@ def test_buffer_statistics_equal_numpy_over_pixel_centres_inside(stac, processes
     opts = options(served.stac_urls["earth-search"], bands=("red",), indices=("NDVI",))
     stats = tuple(Statistic)
     table = TableOptions(buffer=45.0, statistics=stats)
-    plan = plan_run(point_layer(SITES[:1]), opts, 45.0, table_target(table))
-    columns = table_columns(plan, table, "area")
-    assert columns[:2] == ["red_mean", "red_median"] and "NDVI_count" in columns
-    rows = [r for o in run_table(plan, table, processes_backend) for r in outcome_rows(o, columns)]
+    run = extract_table(point_layer(SITES[:1]), opts, table, processes_backend, points=True)
+    assert run.columns[:2] == ["red_mean", "red_median"] and "NDVI_count" in run.columns
+    rows = [r for o in run for r in run.rows(o)]
+    plan = run.plan
     site = SITES[0]
     items = sorted(plan.jobs[0].items, key=lambda i: i["properties"]["datetime"])
     compared = 0
@@ -217,8 +209,9 @@ def test_patch_cubes_are_cf_netcdf_with_the_original_pixels(
         ),
         "EPSG:4326",
     )
-    plan = plan_run(layer, opts, 0.0, cube_target(cube))
-    outcomes = {o.feature_id: o for o in run_cubes(plan, cube, processes_backend)}
+    run = extract_cubes(layer, opts, cube, processes_backend)
+    outcomes = {o.feature_id: o for o in run}
+    plan = run.plan
     names = sorted(Path(o.path).name for o in outcomes.values())
     assert names == [
         "fid-C_x_patch_20220101_20220326.nc",
@@ -269,14 +262,14 @@ def test_features_without_images_or_geometry_get_a_status_and_others_go_on(
         Feature("bowtie", shapely.to_wkb(shapely.Polygon([(2, 48), (3, 49), (3, 48), (2, 49)]))),
         Feature("paris", shapely.to_wkb(shapely.Point(SITES[0].lon, SITES[0].lat))),
     )
-    table = TableOptions()
-    plan = plan_run(
+    run = extract_table(
         FeatureLayer(features, "EPSG:4326"),
         options(served.stac_urls["earth-search"]),
-        0,
-        table_target(table),
+        TableOptions(),
+        sequential_backend,
+        points=True,
     )
-    outcomes = {o.feature_id: o for o in run_table(plan, table, sequential_backend)}
+    outcomes = {o.feature_id: o for o in run}
     assert (
         outcomes["ocean"].status == "no data"
         and "no image of sentinel-2-l2a" in outcomes["ocean"].message
@@ -306,7 +299,7 @@ def test_whole_run_mistakes_name_their_parameter(stac, changes, parameter, words
             point_layer(),
             options(served.stac_urls["earth-search"], **changes),
             buffer,
-            table_target(TableOptions()),
+            table_target,
         )
     assert caught.value.parameter == parameter and words in str(caught.value)
 
@@ -320,7 +313,7 @@ def test_bad_catalogues_give_clear_messages(stac) -> None:
     }
     for url, words in cases.items():
         with pytest.raises(SitsError) as caught:
-            plan_run(point_layer(), options(url), 0, table_target(TableOptions()))
+            plan_run(point_layer(), options(url), 0, table_target)
         assert caught.value.parameter == "STAC_URL" and words in str(caught.value)
 
 
@@ -329,7 +322,7 @@ def test_duplicate_ids_are_refused(stac) -> None:
     point = shapely.to_wkb(shapely.Point(SITES[0].lon, SITES[0].lat))
     layer = FeatureLayer((Feature("a", point), Feature("a", point)), "EPSG:4326")
     with pytest.raises(SitsError, match="'a' are used by more than one feature") as caught:
-        plan_run(layer, options(served.stac_urls["earth-search"]), 0, table_target(TableOptions()))
+        plan_run(layer, options(served.stac_urls["earth-search"]), 0, table_target)
     assert caught.value.parameter == "ID_FIELD"
 
 
@@ -345,9 +338,7 @@ def test_one_search_followed_through_its_pages(stac, monkeypatch) -> None:
     search_module = importlib.import_module("sits_qgis.stac.search")
 
     monkeypatch.setattr(search_module, "PAGE_SIZE", 5)
-    plan = plan_run(
-        point_layer(), options(served.stac_urls["earth-search"]), 0, table_target(TableOptions())
-    )
+    plan = plan_run(point_layer(), options(served.stac_urls["earth-search"]), 0, table_target)
     counter = plan.search.api_requests
     assert len(plan.search.items) == len(SITES) * len(DATES) == 24
     assert counter.searches() == 1 and counter.count("/search") == 5  # 24 items, 5 per page
@@ -356,9 +347,8 @@ def test_one_search_followed_through_its_pages(stac, monkeypatch) -> None:
 def test_cloud_filter_is_applied_on_the_client_when_the_server_cannot(stac) -> None:
     served, _ = stac
     url = served.stac_urls["earth-search"]  # rustac declares no query/filter extension
-    target = table_target(TableOptions())
-    everything = plan_run(point_layer(), options(url), 0, target).search
-    clear = plan_run(point_layer(), options(url, max_cloud=25.0), 0, target).search
+    everything = plan_run(point_layer(), options(url), 0, table_target).search
+    clear = plan_run(point_layer(), options(url, max_cloud=25.0), 0, table_target).search
     expected = {i["id"] for i in everything.items if i["properties"]["eo:cloud_cover"] <= 25}
     assert clear.cloud_filter == "client"
     assert {i["id"] for i in clear.items} == expected and 0 < len(expected) < len(everything.items)
@@ -375,8 +365,9 @@ def test_cubes_in_another_crs_take_the_source_pixel_under_each_centre_up_to_the_
     url = served.stac_urls["earth-search"]
     cube = CubeOptions(folder=str(tmp_path), mode=CubeMode.IMAGE, buffer=1500.0)
     opts = options(url, bands=("red", "swir16"), crs="EPSG:3035", resolution=20.0, max_masked=1.0)
-    plan = plan_run(point_layer(SITES[1:]), opts, 1500.0, cube_target(cube))
-    outcomes = list(run_cubes(plan, cube, processes_backend))
+    run = extract_cubes(point_layer(SITES[1:]), opts, cube, processes_backend)
+    outcomes = list(run)
+    plan = run.plan
     assert [o.status for o in outcomes] == ["ok", "ok"]
     beyond_edges = mosaicked = 0
     for outcome in outcomes:
@@ -423,11 +414,15 @@ def test_an_unreadable_file_costs_its_date_and_the_others_go_on(
     date of the missing file is an error row that says which asset of which item and
     why; the feature's other dates and the other features are read."""
     served, _ = stac
-    table = TableOptions()
-    plan = plan_run(
-        point_layer(), options(served.stac_urls["earth-search"]), 0.0, table_target(table)
+    run = extract_table(
+        point_layer(),
+        options(served.stac_urls["earth-search"]),
+        TableOptions(),
+        sequential_backend,
+        points=True,
     )
-    broken = plan.features[0]
+    plan = run.plan
+    broken = plan.features[0]  # changed between planning and running
     first, *others = broken.job.items
     gone = first | {
         "assets": first["assets"]
@@ -437,7 +432,7 @@ def test_an_unreadable_file_costs_its_date_and_the_others_go_on(
         }
     }
     broken.job = dataclasses.replace(broken.job, items=(gone, *others))
-    outcomes = {o.feature_id: o for o in run_table(plan, table, sequential_backend)}
+    outcomes = {o.feature_id: o for o in run}
     rows = outcomes[broken.feature_id].rows
     assert len(rows) == len(DATES)
     [error] = [r for r in rows if r["status"].startswith("error")]
@@ -463,11 +458,12 @@ def test_a_store_slower_than_the_http_timeout_fails_its_features_quickly(
         root, SITES[:1], DATES[:2], conventions=("earth-search",), latency_ms=2500
     ) as (served, _):
         impatient = options(served.stac_urls["earth-search"], http=HttpSettings(1.0, 0))
-        table = TableOptions()
-        plan = plan_run(point_layer(SITES[:1]), impatient, 0.0, table_target(table))
-        assert plan.features[0].job.access.http == HttpSettings(1.0, 0)
+        run = extract_table(
+            point_layer(SITES[:1]), impatient, TableOptions(), sequential_backend, points=True
+        )
+        assert run.plan.features[0].job.access.http == HttpSettings(1.0, 0)
         started = time.monotonic()
-        [outcome] = list(run_table(plan, table, sequential_backend))
+        [outcome] = list(run)
         elapsed = time.monotonic() - started
     assert outcome.status == "error" and not outcome.rows
     assert "cannot read asset" in outcome.message
@@ -488,14 +484,16 @@ def test_points_sharing_images_open_each_file_once_and_get_their_own_pixels(stac
         tuple(Feature(f"p{n}", shapely.to_wkb(shapely.Point(p))) for n, p in enumerate(points)),
         "EPSG:4326",
     )
-    table = TableOptions()
-    plan = plan_run(layer, options(served.stac_urls["earth-search"]), 0.0, table_target(table))
     backend = Backend(BackendConfig(mode=BackendMode.PROCESSES, workers=2))
-    served.http_log.write_text("")
     try:
-        outcomes = {o.feature_id: o for o in run_table(plan, table, backend)}
+        run = extract_table(
+            layer, options(served.stac_urls["earth-search"]), TableOptions(), backend, points=True
+        )
+        served.http_log.write_text("")  # the reads only
+        outcomes = {o.feature_id: o for o in run}
     finally:
         backend.close()
+    plan = run.plan
     paths = [line.split("\t")[1].lstrip("/") for line in served.http_log.read_text().splitlines()]
     assert all(paths.count(p) == 2 for p in set(paths))  # HEAD and GET, once per file
     items = sorted(plan.jobs[0].items, key=lambda i: i["properties"]["datetime"])
@@ -539,10 +537,10 @@ def test_the_rasterio_reader_gives_what_gdals_bindings_give(
 def test_a_full_disk_is_said_per_cube_not_as_permission_denied(stac, sequential_backend, full_disk):
     served, _ = stac
     cube = CubeOptions(folder=str(full_disk), mode=CubeMode.PATCH, patch_x=64, patch_y=64)
-    plan = plan_run(
-        point_layer(), options(served.stac_urls["earth-search"]), 0.0, cube_target(cube)
+    run = extract_cubes(
+        point_layer(), options(served.stac_urls["earth-search"]), cube, sequential_backend
     )
-    outcomes = list(run_cubes(plan, cube, sequential_backend))
+    outcomes = list(run)
     assert outcomes and all(o.status == "error" for o in outcomes)
     for outcome in outcomes:
         assert "the disk of the output folder is full" in outcome.message, outcome.message
@@ -575,11 +573,8 @@ def test_many_points_of_a_file_read_through_one_window_are_their_own_pixels(
         for i in range(40)
     ]
     cache = CacheSettings(str(tmp_path / "cache"), 2**30) if cached else None
-    opts = options(served.stac_urls["earth-search"], block_cache=cache)
-    table = TableOptions()
-    plan = plan_run(point_layer(sites), opts, 0.0, table_target(table))
-    columns = table_columns(plan, table, "pixel")
-    rows = [r for o in run_table(plan, table, sequential_backend) for r in outcome_rows(o, columns)]
+    url = served.stac_urls["earth-search"]
+    plan, rows = table_rows(url, point_layer(sites), sequential_backend, block_cache=cache)
     assert any(window is not None for window in shared)
     checked = 0
     for site in sites:
@@ -618,11 +613,9 @@ def test_a_points_cloudy_date_reads_no_band_for_it_even_when_others_keep_the_dat
         Site(f"p{i}", 2.3512 + rng.uniform(-0.008, 0.008), 48.8566 + rng.uniform(-0.006, 0.006))
         for i in range(12)
     ]
-    table = TableOptions()
-    opts = options(served.stac_urls["earth-search"])
-    plan = plan_run(point_layer(sites), opts, 0.0, table_target(table))
-    columns = table_columns(plan, table, "pixel")
-    rows = [r for o in run_table(plan, table, sequential_backend) for r in outcome_rows(o, columns)]
+    plan, rows = table_rows(
+        served.stac_urls["earth-search"], point_layer(sites), sequential_backend
+    )
     items = {i["id"]: i for p in plan.features if p.job for i in p.job.items}
 
     def under(target, site: Site) -> bool:

@@ -32,6 +32,7 @@ from sample_catalogue import Site
 from stac_oracle import href, point_value
 
 from processing_provider.fields import FieldType, new_field
+from sits_qgis.wording import plural
 
 MASKED = (0, 1, 3, 8, 9, 10)
 #: The example model's outputs, by the parameter names QGIS gives them.
@@ -256,13 +257,23 @@ def test_bad_parameters_are_named(loaded_plugin, sample_stac, tmp_path) -> None:
     served, _ = sample_stac
     url = served.stac_urls["earth-search"]
     cases = [
-        ({"END_DATE": "2021-01-01"}, "END_DATE: The end date 2021-01-01 is before"),
-        ({"BANDS": "red,B99"}, "BANDS: Band 'B99' does not exist"),
-        ({"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not a class number"),
-        ({"STAC_URL": "http://127.0.0.1:9"}, "STAC_URL: Cannot reach"),
-        ({"COLLECTION": "nope"}, "COLLECTION: Collection 'nope' does not exist"),
-        ({"ID_FIELD": "nofield"}, "ID_FIELD: the layer has no field 'nofield'"),
-        ({"CRS": "EPSG:4326"}, "RESOLUTION: The grid CRS EPSG:4326 is in degrees"),
+        ({"END_DATE": "2021-01-01"}, "End date (END_DATE): The end date 2021-01-01 is before"),
+        ({"BANDS": "red,B99"}, "Bands (BANDS): Band 'B99' does not exist"),
+        (
+            {"MASK_VALUES": "0,cloud"},
+            "Masked classes of the mask band (MASK_VALUES): 'cloud' is not a class number",
+        ),
+        (
+            {"STAC_URL": "http://127.0.0.1:9"},
+            "Catalogue (STAC_URL): Cannot reach the STAC API at http://127.0.0.1:9: 127.0.0.1"
+            " refuses connections on port 9",
+        ),
+        ({"COLLECTION": "nope"}, "Collection (COLLECTION): Collection 'nope' does not exist"),
+        ({"ID_FIELD": "nofield"}, "Feature id field (ID_FIELD): the layer has no field 'nofield'"),
+        (
+            {"CRS": "EPSG:4326"},
+            "Pixel size in CRS units (RESOLUTION): The grid CRS EPSG:4326 is in degrees",
+        ),
     ]
     for change, message in cases:
         params = common(url, site_points()) | {"OUTPUT": str(tmp_path / "x.csv")} | change
@@ -283,7 +294,7 @@ def test_the_series_layer_loads_as_a_temporal_layer_coloured_by_the_index(
 ) -> None:
     """As the toolbox loads it: each row an instant at its date for the Temporal
     Controller, shown until the feature's next date (10 days apart in the catalogue),
-    graduated by the index."""
+    in classes of the index."""
     from qgis.core import QgsProject
 
     served, _ = sample_stac
@@ -304,9 +315,10 @@ def test_the_series_layer_loads_as_a_temporal_layer_coloured_by_the_index(
         assert temporal.mode() == instants
         assert temporal.startField() == "date"
         assert temporal.fixedDuration() == 10.0
-        renderer = loaded[0].renderer()
-        assert renderer.type() == "graduatedSymbol" and renderer.classAttribute() == "NDVI"
-        assert len(renderer.ranges()) > 1
+        renderer = loaded[0].renderer()  # the index's classes, then the masked dates
+        rules = renderer.rootRule().children()
+        assert renderer.type() == "RuleRenderer" and len(rules) > 2
+        assert all('"NDVI"' in rule.filterExpression() for rule in rules)
     finally:
         project.removeAllMapLayers()
 
@@ -347,26 +359,30 @@ def test_cubes_load_as_temporal_mesh_layers(loaded_plugin, sample_stac, tmp_path
     ("algorithm", "change", "message"),
     [
         ("sits:searchstac", {"END_DATE": "2021-12-31"},
-         "END_DATE: The end date 2021-12-31 is before the start date 2022-01-01."),
-        ("sits:extracttimeseries", {"END_DATE": "2021-12-31"}, "END_DATE: The end date"),
+         "End date (END_DATE): The end date 2021-12-31 is before the start date 2022-01-01."),
+        ("sits:extracttimeseries", {"END_DATE": "2021-12-31"}, "End date (END_DATE): The end date"),
         ("sits:extracttimeseries", {"MASK_BAND": ""}, ""),  # no mask: values unused (logged)
         ("sits:extracttimeseries", {"MASK_VALUES": ""}, ""),  # auto: the collection's defaults
         ("sits:extracttimeseries", {"MASK_BAND": "scl", "MASK_VALUES": ""}, ""),  # SCL's defaults
         ("sits:extracttimeseries", {"MASK_BAND": "cloudmask", "MASK_VALUES": ""},
-         "MASK_VALUES: the mask band 'cloudmask' is named but nothing"),
+         "Masked classes of the mask band (MASK_VALUES): the mask band 'cloudmask' is named"),
         ("sits:extracttimeseries", {"MASK_VALUES": "", "MASK_BITS": "3"}, ""),
-        ("sits:extracttimeseries", {"MASK_VALUES": "0,cloud"}, "MASK_VALUES: 'cloud' is not"),
-        ("sits:extracttimeseries", {"MASK_BITS": "1,high"}, "MASK_BITS: 'high' is not a bit"),
-        ("sits:extracttimeseries", {"MASK_BITS": "70"}, "MASK_BITS: 70 is not a bit position"),
-        ("sits:extracttimeseries", {"BANDS": " , "}, "BANDS: Give at least one band"),
-        ("sits:extracttimeseries", {"CRS": "EPSG:99999999"}, "CRS: 'EPSG:99999999' is not"),
+        ("sits:extracttimeseries", {"MASK_VALUES": "0,cloud"}, "(MASK_VALUES): 'cloud' is not"),
+        ("sits:extracttimeseries", {"MASK_BITS": "1,high"},
+         "Masked bits of the mask band (MASK_BITS): 'high' is not"),
+        ("sits:extracttimeseries", {"MASK_BITS": "70"}, "(MASK_BITS): 70 is not a bit position"),
+        ("sits:extracttimeseries", {"BANDS": " , "}, "Bands (BANDS): Give at least one band"),
+        ("sits:extracttimeseries", {"CRS": "EPSG:99999999"},
+         "Grid CRS (CRS): 'EPSG:99999999' is not"),
         ("sits:extracttimeseries", {"CRS": "EPSG:4326"},
-         "RESOLUTION: The grid CRS EPSG:4326 is in degrees"),
+         "Pixel size in CRS units (RESOLUTION): The grid CRS EPSG:4326 is in degrees"),
         ("sits:extracttimeseries", {"CRS": "EPSG:4326", "RESOLUTION": 0.0001}, ""),
         ("sits:extracttimeseries", {"INDICES": "ndvi,NOTANINDEX"},
-         "INDICES: Unknown spectral index 'NOTANINDEX'"),
-        ("sits:extractcubes", {"MODE": 1, "PATCH_X": 0}, "PATCH_X: the patch mode needs"),
-        ("sits:extractcubes", {"MODE": 1, "PATCH_Y": 0}, "PATCH_Y: the patch mode needs"),
+         "Spectral indices (INDICES): Unknown spectral index 'NOTANINDEX'"),
+        ("sits:extractcubes", {"MODE": 1, "PATCH_X": 0},
+         "Patch width (PATCH_X): the patch mode needs"),
+        ("sits:extractcubes", {"MODE": 1, "PATCH_Y": 0},
+         "Patch height (PATCH_Y): the patch mode needs"),
         ("sits:extractcubes", {"MODE": 0, "PATCH_X": 0}, ""),  # image mode: sizes unused
         ("sits:extracttimeseries", {"INDICES": "NDVI", "CRS": "EPSG:3035"}, ""),
     ],
@@ -583,12 +599,15 @@ def test_resume_continues_a_cancelled_run_and_equals_a_clean_one(
     finished = sum('"outcome"' in line for line in journal.read_text().splitlines())
     assert 1 <= finished < len(SITES)
 
-    with pytest.raises(QgsProcessingException, match=r"RESUME: .*other parameters \(BANDS"):
+    resume = r"Resume an interrupted run of this table \(RESUME\): .*other parameters \(BANDS"
+    with pytest.raises(QgsProcessingException, match=resume):
         processing.run("sits:extracttimeseries", params | {"RESUME": True, "BANDS": "red"})
 
     said = RecordingFeedback()
     done = processing.run("sits:extracttimeseries", params | {"RESUME": True}, feedback=said)
-    assert f"RESUME: {finished} features were finished" in " ".join(said.infos)
+    assert f"RESUME: the interrupted run finished {plural(finished, 'feature')}" in " ".join(
+        said.infos
+    )
     assert done["FEATURES"] == len(SITES)
     assert _rows(table) == _rows(clean)
     assert not journal.exists()  # finished: nothing left to resume
@@ -617,7 +636,8 @@ def test_resume_keeps_the_cubes_written_and_writes_the_others(
         run(folder, feedback=feedback)
     written = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.nc")}
     assert len(written) >= 1  # a fast machine may finish them all before the cancel lands
-    with pytest.raises(QgsProcessingException, match=r"RESUME: the cube .* \(BANDS differ\)"):
+    resume = r"Resume an interrupted run \(RESUME\): the cube .* \(BANDS differ\)"
+    with pytest.raises(QgsProcessingException, match=resume):
         run(folder, RESUME=True, BANDS="red")
     done = run(folder, RESUME=True)
     assert done["WRITTEN"] == len(SITES)

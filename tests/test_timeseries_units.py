@@ -179,3 +179,50 @@ def test_http_settings_reach_gdal_and_the_api_client() -> None:
         HttpSettings(0.5, 1)
     with pytest.raises(SitsError, match="retries 0 or more"):
         HttpSettings(30.0, -1)
+
+
+def test_one_point_is_placed_and_mapped_without_a_numpy_deprecation() -> None:
+    """pyproj takes a one-element array for a scalar (``float(array)``, deprecated by
+    numpy 1.25): a single point, through every transformation of a run, warned on every
+    run. Warnings are errors here; the places are those PROJ gives for plain floats."""
+    import warnings
+
+    import shapely
+    from affine import Affine
+    from pyproj import CRS, Transformer
+
+    from sits_qgis.timeseries.features import Feature, FeatureLayer, place_features
+    from sits_qgis.timeseries.pixel_grid import Grid, to_grid_crs
+    from sits_qgis.timeseries.resample import _compute_map, grid_key
+
+    point = shapely.Point(448_251.0, 5_411_935.0)  # Paris in UTM 31N
+    to_wgs84 = Transformer.from_crs("EPSG:32631", "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(point.x, point.y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        [placed] = place_features(FeatureLayer((Feature("a", point.wkb),), "EPSG:32631"))
+        back = to_grid_crs(placed.geometry, Grid("EPSG:32631", 10.0))
+        laea = CRS.from_epsg(3035).to_wkt()
+        utm = CRS.from_epsg(32631).to_wkt()
+        mapped = _compute_map(
+            grid_key(laea, Affine(10, 0, 3_760_000, 0, -10, 2_890_000), (1, 1)),
+            grid_key(utm, Affine(10, 0, 399_960, 0, -10, 5_500_020), (10_980, 10_980)),
+        )
+    assert (placed.geometry.x, placed.geometry.y) == (lon, lat)
+    assert back.x == pytest.approx(point.x, abs=1e-6) and back.y == pytest.approx(point.y, abs=1e-6)
+    assert mapped.covered.shape == (1, 1) and mapped.window is not None
+
+
+def test_table_kinds_and_cube_modes_are_the_words_they_were() -> None:
+    """Points without a buffer give pixel values, anything else zonal statistics; both
+    enums write the words that files and JSON carried before they were enums."""
+    import json
+
+    from sits_qgis.timeseries.options import CubeMode, TableKind
+    from sits_qgis.timeseries.planning import table_kind
+
+    assert table_kind(True, 0.0) is TableKind.PIXEL
+    assert table_kind(True, 10.0) is table_kind(False, 0.0) is TableKind.AREA
+    assert json.dumps([TableKind.PIXEL, TableKind.AREA, CubeMode.IMAGE, CubeMode.PATCH]) == (
+        '["pixel", "area", "image", "patch"]'
+    )

@@ -136,3 +136,23 @@ def test_the_search_hides_what_does_not_match_and_a_message_shows(checklist):
     assert not checklist.status.isHidden()
     checklist.say("")
     assert checklist.status.isHidden()
+
+
+def test_the_search_lists_the_name_typed_first():
+    from PyQt6.QtCore import Qt
+
+    from ui.checklist import NamesChecklist
+
+    widget = NamesChecklist(searchable=True)
+    names = ["BNDVI", "ENDVI", "EVI", "GBNDVI", "GNDVI", "NDVI", "NDVIMNDWI"]
+    widget.set_choices([(name, f"{name}  index", "") for name in names])
+    widget.search.setText("NDVI")
+    shown = [
+        widget.list.item(r).data(Qt.ItemDataRole.UserRole)
+        for r in range(widget.list.count())
+        if not widget.list.item(r).isHidden()
+    ]
+    assert shown == ["NDVI", "NDVIMNDWI", "BNDVI", "ENDVI", "GBNDVI", "GNDVI"]
+    widget.search.setText("")
+    assert [widget.list.item(r).text().split()[0] for r in range(widget.list.count())] == names
+    widget.deleteLater()

@@ -53,11 +53,14 @@ class NamesChecklist(QWidget):
         self.text.textChanged.connect(self._tick_from_text)
         self.list.itemChanged.connect(self._text_from_ticks)
         self.search.textChanged.connect(self._filter)
+        #: Each value's place in the list as given, which a search reorders.
+        self._places: dict[str, int] = {}
 
     def set_choices(self, choices: Sequence[Choice]) -> None:
         """Fill the list; the names in the text are ticked."""
         self.list.blockSignals(True)
         self.list.clear()
+        self._places = {value: place for place, (value, _, _) in enumerate(choices)}
         for value, label, tooltip in choices:
             item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, value)
@@ -101,7 +104,25 @@ class NamesChecklist(QWidget):
         self.text.blockSignals(False)
 
     def _filter(self, text: str) -> None:
+        """Only the choices whose label holds the text, the best matches first."""
         wanted = text.strip().lower()
+        self._order(wanted)
         for row in range(self.list.count()):
             item = self.list.item(row)
             item.setHidden(bool(wanted) and wanted not in item.text().lower())
+
+    def _order(self, wanted: str) -> None:
+        """The name typed first, then the names that start with it, then the others
+        whose label holds it, each in the list's own order: a search for NDVI lists
+        NDVI before BNDVI, ENDVI, GBNDVI and GNDVI."""
+
+        def rank(item: QListWidgetItem) -> tuple[int, int]:
+            name = str(item.data(Qt.ItemDataRole.UserRole))
+            match = 0 if name.lower() == wanted else 1 if name.lower().startswith(wanted) else 2
+            return (match if wanted else 2), self._places.get(name, len(self._places))
+
+        self.list.blockSignals(True)
+        items = [self.list.takeItem(0) for _ in range(self.list.count())]
+        for item in sorted(items, key=rank):
+            self.list.addItem(item)
+        self.list.blockSignals(False)

@@ -38,6 +38,7 @@ class PluginMenu:
         self.settings_action: QAction | None = None
         self.test_action: QAction | None = None
         self.dock_action: QAction | None = None
+        self.scene_action: QAction | None = None
         self.dock: Any = None
 
     def add(self) -> None:
@@ -49,6 +50,11 @@ class PluginMenu:
         self.dock_action.setObjectName("sitsSeriesDockAction")
         self.dock_action.triggered.connect(self.show_dock)
         self.iface.addPluginToMenu(MENU_NAME, self.dock_action)
+        self.scene_action = QAction("Add the selected scenes", self.iface.mainWindow())
+        self.scene_action.setObjectName("sitsAddScenes")
+        self.scene_action.setToolTip("Add the scenes selected in a footprints layer as images")
+        self.scene_action.triggered.connect(self.add_scenes)
+        self.iface.addPluginToMenu(MENU_NAME, self.scene_action)
         if self.connection_settings is not None:
             self.test_action = QAction("Test the connections…", self.iface.mainWindow())
             self.test_action.setObjectName("sitsConnectionTest")
@@ -66,11 +72,19 @@ class PluginMenu:
         if self.dock is None:
             from .series_dock import SeriesDock
 
-            self.dock = SeriesDock(self.iface.mainWindow())
+            self.dock = SeriesDock(self.iface.mainWindow(), self.iface.mapCanvas())
             self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+            self.dock.place()
         self.dock.show()
         self.dock.set_layer(self.iface.activeLayer())
         return self.dock
+
+    def add_scenes(self) -> list:
+        """Add the scenes selected in the active footprints layer (*Search a STAC
+        catalogue*'s output) as raster layers at their dates."""
+        from .scene_layers import add_selected_scenes
+
+        return add_selected_scenes(self.iface)
 
     def set_up_engine(self) -> Any:
         """Open the set-up algorithm's dialog (a background task with progress, pip's
@@ -122,11 +136,11 @@ class PluginMenu:
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
             self.dock = None
-        for action in (self.dock_action, self.test_action, self.setup_action):
+        for action in (self.dock_action, self.scene_action, self.test_action, self.setup_action):
             if action is not None:
                 self.iface.removePluginMenu(MENU_NAME, action)
                 action.deleteLater()
-        self.dock_action = self.test_action = self.setup_action = None
+        self.dock_action = self.scene_action = self.test_action = self.setup_action = None
         if self.settings_action is not None:
             self.iface.removePluginMenu(MENU_NAME, self.settings_action)
             self.settings_action.deleteLater()

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from processing.gui.wrappers import DIALOG_MODELER, DIALOG_STANDARD, WidgetWrapper
-from qgis.core import QgsNetworkAccessManager, QgsProcessingModelChildParameterSource
+from qgis.core import QgsNetworkAccessManager, QgsProcessingModelChildParameterSource, QgsSettings
 from qgis.gui import QgsGui
 from qgis.PyQt.QtCore import Qt, QUrl, pyqtSignal
 from qgis.PyQt.QtNetwork import QNetworkReply, QNetworkRequest
@@ -33,6 +33,7 @@ from qgis.PyQt.QtWidgets import (
 from sits_qgis.choices import spectral_indices
 from sits_qgis.errors import SitsError
 from sits_qgis.profiles import profiles_for_display as profiles
+from sits_qgis.redact import shown_url
 from sits_qgis.stac.bands import asset_bands
 from sits_qgis.stac.catalogues import PRESETS, resolve_catalogue
 
@@ -40,6 +41,29 @@ from .checklist import Choice, NamesChecklist
 
 #: How long a listing of the catalogue may take before the dialog says it failed.
 FETCH_TIMEOUT_MS = 15_000
+#: QGIS setting holding the STAC API addresses typed in the dialogs, the latest first.
+RECENT_CATALOGUES = "sits/recent_catalogues"
+#: How many typed addresses the catalogue list offers.
+MAX_RECENT_CATALOGUES = 5
+
+
+def recent_catalogues() -> list[str]:
+    """The STAC API addresses typed in the dialogs' catalogue field, the latest first."""
+    value = QgsSettings().value(RECENT_CATALOGUES, []) or []
+    return [str(url) for url in ([value] if isinstance(value, str) else value)]
+
+
+def remember_catalogue(text: str) -> None:
+    """Keep an address typed in the catalogue field for the next dialogs; presets are
+    listed anyway, and an address with a password or token is not kept (QGIS's settings
+    are a plain file)."""
+    url = (text or "").strip()
+    presets = {c.url.lower() for c in PRESETS.values()} | {k.lower() for k in PRESETS}
+    typed = url.startswith(("http://", "https://")) and url.lower().rstrip("/") not in presets
+    if not typed or shown_url(url) != url:
+        return
+    recent = [url, *(u for u in recent_catalogues() if u != url)][:MAX_RECENT_CATALOGUES]
+    QgsSettings().setValue(RECENT_CATALOGUES, recent)
 
 
 class _TextWrapper(WidgetWrapper):
@@ -128,8 +152,8 @@ class _MaskWrapper(_ChecklistWrapper):
             if isinstance(bands, BandsWrapper):
                 bands.bands_listed.connect(self.guess_mask)
             catalogue = self.sibling(wrappers, "STAC_URL")
-            if catalogue is not None:
-                self.list_mask(catalogue.value(), collection.value())
+            if isinstance(catalogue, CatalogueWrapper):
+                self.list_mask(catalogue.rich_value(), collection.value())
 
     def list_mask(self, catalogue: str, collection: str) -> None:
         """The mask of the collection's profile; without one, wait for its bands."""
@@ -253,7 +277,8 @@ class Fetcher:
 
 
 class CatalogueWrapper(_TextWrapper):
-    """STAC_URL: the presets by title, or any STAC API address typed in."""
+    """STAC_URL: the presets by title, the addresses typed in earlier dialogs, or any
+    STAC API address typed in."""
 
     catalogue_changed = pyqtSignal(str)
 
@@ -265,9 +290,22 @@ class CatalogueWrapper(_TextWrapper):
             self.combo.setItemData(
                 self.combo.count() - 1, catalogue.url, Qt.ItemDataRole.ToolTipRole
             )
+        for url in recent_catalogues():
+            self.combo.addItem(url, url)
         self.combo.lineEdit().setPlaceholderText(self.tr("or the URL of a STAC API"))
-        self.combo.currentTextChanged.connect(lambda _: self.catalogue_changed.emit(self.value()))
+        self.combo.currentTextChanged.connect(
+            lambda _: self.catalogue_changed.emit(self.rich_value())
+        )
         return self.combo
+
+    def value(self) -> Any:
+        """The parameter's value; an address typed in is remembered, since QGIS reads
+        the value when the user runs the dialog (or copies its command), not as they
+        type (the pick lists below read ``rich_value`` then)."""
+        value = super().value()
+        if self.line is None and self.modeler is None:
+            remember_catalogue(value)
+        return value
 
     def set_rich_value(self, text: str) -> None:
         index = self.combo.findData(text)
@@ -308,7 +346,7 @@ class CollectionWrapper(_TextWrapper):
         catalogue = self.sibling(wrappers, "STAC_URL")
         if self.line is None and isinstance(catalogue, CatalogueWrapper):
             catalogue.catalogue_changed.connect(self.list_collections)
-            self.list_collections(catalogue.value())
+            self.list_collections(catalogue.rich_value())
 
     def list_collections(self, catalogue_text: str) -> None:
         """The profiled collections of a preset at once (also offline), then all that

@@ -6,7 +6,7 @@ start-up, and dask is imported only when a backend starts.
 
 from .config import BackendConfig, BackendMode
 from .runner import Backend, Task
-from .session import get_backend, shutdown, start_backend_soon
+from .session import get_backend, session_backend, shutdown
 
 __all__ = [
     "Backend",
@@ -14,6 +14,6 @@ __all__ = [
     "BackendMode",
     "Task",
     "get_backend",
+    "session_backend",
     "shutdown",
-    "start_backend_soon",
 ]

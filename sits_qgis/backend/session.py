@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Sequence
 
 from .config import BackendConfig
 from .runner import Backend
@@ -20,19 +19,14 @@ _backend: Backend | None = None
 
 def get_backend(config: BackendConfig) -> Backend:
     """The session's backend for ``config``, started if needed."""
-    backend = _session_backend(config)
+    backend = session_backend(config)
     backend.start()
     return backend
 
 
-def start_backend_soon(config: BackendConfig, warm_imports: Sequence[str] = ()) -> None:
-    """Have the session's backend for ``config`` start (and its workers import
-    ``warm_imports``) in the background; a later ``get_backend`` waits for it."""
-    _session_backend(config).start_soon(warm_imports)
-
-
-def _session_backend(config: BackendConfig) -> Backend:
-    """The session's backend for ``config``, made (not started) if needed."""
+def session_backend(config: BackendConfig) -> Backend:
+    """The session's backend for ``config``, made (not started) if needed: a run that
+    searches first starts it with ``start_soon``, so that its workers start meanwhile."""
     global _backend
     with _lock:
         if _backend is not None and _backend.config != config:

@@ -18,8 +18,10 @@ from typing import Any
 
 from .. import __version__
 from ..backend.config import BackendConfig
-from ..choices import AUTO_MASK_BAND
+from ..choices import AUTO_MASK_BAND, CUBE_MODES
+from ..choices import values as choice_values
 from ..redact import shown_url
+from ..wording import plural
 from . import protocol
 from .server import Channel
 
@@ -44,10 +46,12 @@ def _backend(params: dict[str, Any]) -> Any:
     return get_backend(BackendConfig(**params.get("backend", {})))
 
 
-def _start_backend_soon(params: dict[str, Any], imports: tuple[str, ...]) -> None:
-    from ..backend import start_backend_soon
+def _unstarted_backend(params: dict[str, Any]) -> Any:
+    """The session's backend for the request's settings, for a run that starts it while
+    it searches the catalogue."""
+    from ..backend import session_backend
 
-    start_backend_soon(BackendConfig(**params.get("backend", {})), imports)
+    return session_backend(BackendConfig(**params.get("backend", {})))
 
 
 # -- tiled rasters ---------------------------------------------------------------------
@@ -167,7 +171,7 @@ def feature_layer(data: dict[str, Any]) -> Any:
 def check_series(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """The whole-run checks (no network) that the dialog runs before starting."""
     from ..stac import check_dates
-    from ..timeseries.extract import check_options
+    from ..timeseries.planning import check_options
 
     if "options" not in params:  # the search: dates only
         check_dates(date.fromisoformat(params["start"]), date.fromisoformat(params["end"]))
@@ -183,7 +187,7 @@ def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     from ..stac import SearchRequest, resolve_catalogue, search_area
     from ..stac import search as run
     from ..stac.client import HttpSettings
-    from ..timeseries.grid import crs_label, item_crs
+    from ..timeseries.pixel_grid import crs_label, item_crs
 
     request = SearchRequest(
         catalogue=resolve_catalogue(params["stac_url"]),
@@ -212,6 +216,9 @@ def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 "processing_baseline": props.get("s2:processing_baseline"),
                 "assets": ",".join(sorted(item.get("assets", {}))),
                 "wkt": shapely.geometry.shape(geometry).wkt if geometry else None,
+                # what showing the scene needs (its assets), without the geometry
+                # (the footprint's own) and links (long, of no use to a reader)
+                "item": {k: v for k, v in item.items() if k not in ("geometry", "links")},
             }
         )
     return {
@@ -221,18 +228,37 @@ def search(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     }
 
 
-def _plan(params: dict[str, Any], channel: Channel, target: Any, buffer: float) -> Any:
-    """The one search and the features' plan; says the search's summary."""
-    from ..timeseries.extract import plan_run
+def scene_sources(params: dict[str, Any], channel: Channel) -> list[dict[str, Any]]:
+    """Each band of one searched item as QGIS's GDAL reads it (``scene.scene_sources``)."""
+    from ..timeseries.scene import scene_sources as sources
 
+    return sources(
+        params["item"],
+        params["stac_url"],
+        params["collection"],
+        params["bands"],
+        headers=params.get("headers"),
+        s3=params.get("s3"),
+        users_hosts=params.get("credential_hosts", ()),
+        local_files=bool(params.get("local_files", False)),
+    )
+
+
+def _layer_and_options(params: dict[str, Any], channel: Channel) -> tuple[Any, Any]:
+    """The run's features and options; says the search about to be made."""
     layer = feature_layer(params["layer"])
     options = series_options(params["options"])
-    channel.log(f"Searching {shown_url(options.stac_url)} for {len(layer.features)} features...")
-    plan = plan_run(layer, options, buffer, target, channel.is_cancelled)
+    channel.log(
+        f"Searching {shown_url(options.stac_url)} for {plural(len(layer.features), 'feature')}..."
+    )
+    return layer, options
+
+
+def _say_plan(plan: Any, channel: Channel) -> None:
+    """The search's summary and what the run chose in the user's place."""
     channel.log(plan.search.summary())
     for note in plan.notes:
         channel.log(note, "warning")
-    return plan
 
 
 def _search_counts(plan: Any) -> dict[str, int]:
@@ -247,29 +273,28 @@ def _search_counts(plan: Any) -> dict[str, int]:
 def extract_table(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Rows per feature and date, streamed as ``outcome`` events after a ``plan`` event
     that gives the value columns and the number of features."""
-    from ..timeseries.extract import (
-        TABLE_WORKER_IMPORTS,
-        outcome_rows,
-        run_table,
-        table_columns,
-        table_kind,
-        table_target,
-    )
     from ..timeseries.options import Statistic, TableOptions
+    from ..timeseries.running import extract_table as extract
 
     table = TableOptions(
         float(params.get("buffer", 0.0)),
         tuple(Statistic(int(i)) for i in params.get("statistics", [0])),
     )
-    kind = table_kind(bool(params.get("points")), table.buffer)
-    _start_backend_soon(params, TABLE_WORKER_IMPORTS)
-    plan = _plan(params, channel, table_target(table), table.buffer)
-    columns = table_columns(plan, table, kind)
+    layer, options = _layer_and_options(params, channel)
+    run = extract(
+        layer,
+        options,
+        table,
+        _unstarted_backend(params),
+        points=bool(params.get("points")),
+        is_cancelled=channel.is_cancelled,
+    )
+    _say_plan(run.plan, channel)
     # at most one row per feature and item: QGIS's side warns before filling a
     # temporary layer (held in its memory) with hundreds of thousands of rows
-    rows = sum(len(job.items) for job in plan.jobs)
-    channel.emit("plan", {"columns": columns, "features": len(plan.features), "rows": rows})
-    for outcome in run_table(plan, table, _backend(params), channel.is_cancelled):
+    rows = sum(len(job.items) for job in run.plan.jobs)
+    channel.emit("plan", {"columns": run.columns, "features": len(run.plan.features), "rows": rows})
+    for outcome in run:
         channel.emit(
             "outcome",
             {
@@ -277,31 +302,39 @@ def extract_table(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 "status": outcome.status,
                 "message": outcome.message,
                 "ok": bool(outcome.rows),
-                "rows": outcome_rows(outcome, columns),
+                "rows": run.rows(outcome),
             },
         )
-    return _search_counts(plan)
+    return _search_counts(run.plan)
 
 
 def extract_cubes(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """One netCDF per feature, written by the engine; outcomes streamed as they finish."""
-    from ..timeseries.extract import CUBE_WORKER_IMPORTS, cube_target, run_cubes
     from ..timeseries.options import CubeMode, CubeOptions
+    from ..timeseries.running import extract_cubes as extract
 
     cube = CubeOptions(
         folder=params["folder"],
-        mode=CubeMode(int(params["mode"])),
+        mode=CubeMode(choice_values(CUBE_MODES)[int(params["mode"])]),  # MODE's index
         patch_x=int(params["patch_x"]),
         patch_y=int(params["patch_y"]),
         buffer=float(params.get("buffer", 0.0)),
         label_field=params.get("label_field", ""),
     )
     labels = {str(k): float(v) for k, v in params.get("labels", {}).items()}
-    _start_backend_soon(params, CUBE_WORKER_IMPORTS)
-    plan = _plan(params, channel, cube_target(cube), cube.buffer)
-    channel.emit("plan", {"features": len(plan.features)})
-    resume = bool(params.get("resume", False))
-    for outcome in run_cubes(plan, cube, _backend(params), labels, channel.is_cancelled, resume):
+    layer, options = _layer_and_options(params, channel)
+    run = extract(
+        layer,
+        options,
+        cube,
+        _unstarted_backend(params),
+        labels=labels,
+        resume=bool(params.get("resume", False)),
+        is_cancelled=channel.is_cancelled,
+    )
+    _say_plan(run.plan, channel)
+    channel.emit("plan", {"features": len(run.plan.features)})
+    for outcome in run:
         channel.emit(
             "outcome",
             {
@@ -314,7 +347,7 @@ def extract_cubes(params: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 "height": outcome.shape[0],
             },
         )
-    return _search_counts(plan)
+    return _search_counts(run.plan)
 
 
 # -- the backend -----------------------------------------------------------------------
@@ -328,7 +361,7 @@ def test_backend(params: dict[str, Any], channel: Channel) -> str:
     [(_, pid)] = list(backend.run([Task("connection test", os.getpid)], channel.is_cancelled))
     where = "the engine process" if pid == os.getpid() else f"worker process {pid}"
     workers = backend.worker_pids()
-    count = f"{len(workers)} local workers; " if workers else ""
+    count = f"{plural(len(workers), 'local worker')}; " if workers else ""
     return f"OK: {count}a test task ran in {where}."
 
 
@@ -342,6 +375,7 @@ OPERATIONS: dict[str, Operation] = {
     "raster_filter": raster_filter,
     "check_series": check_series,
     "search": search,
+    "scene_sources": scene_sources,
     "extract_table": extract_table,
     "extract_cubes": extract_cubes,
     "test_backend": test_backend,

@@ -16,7 +16,7 @@ Client to engine::
 Engine to client::
 
     {"ready": {...}}                                 once, when the engine is up
-    {"id": 7, "event": "progress", "data": 42.0}     progress in percent
+    {"id": 7, "event": "progress", "data": 42.0}     progress in percent (0-100)
     {"id": 7, "event": "log", "data": {"level": "info", "text": "..."}}
     {"id": 7, "event": "outcome", "data": {...}}     any other streamed result
     {"id": 7, "result": {...}}                       the request is done

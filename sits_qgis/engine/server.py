@@ -40,6 +40,8 @@ class Channel:
         self._send({"id": self.request_id, "event": event, "data": data})
 
     def progress(self, percent: float) -> None:
+        """The run's progress in percent (``sits_qgis.progress``), sent at most every
+        ``PROGRESS_INTERVAL_S`` and always at 100."""
         now = time.monotonic()
         if percent >= 100 or now - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = now

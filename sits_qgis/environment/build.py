@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..backend.interpreter import base_python
 from ..errors import Cancelled, SitsError
+from ..progress import Progress
 from .layout import (
     LOCK,
     environment_dir,
@@ -192,7 +193,7 @@ def build_environment(
     python: str | None = None,
     lock: Path = LOCK,
     log: Log = print,
-    progress: Callable[[float], None] = lambda _: None,
+    progress: Progress = lambda _: None,
     is_cancelled: Callable[[], bool] = lambda: False,
 ) -> Path:
     """Make (or replace) the engine environment for this Python in ``folder``; returns

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import SitsError
 from ..redact import scrubbed
 from .catalogues import Catalogue
+from .network import network_problem
 
 #: Seconds to wait for a connection, at most (the answer may take ``timeout_s``).
 CONNECT_TIMEOUT = 10.0
@@ -161,6 +162,21 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def unreachable(
+    where: str, exc: BaseException, url: str, http: HttpSettings, parameter: str
+) -> SitsError:
+    """The catalogue could not be reached: what happened in plain words when the
+    exception says (``network.network_problem``), else its short text."""
+    problem = network_problem(exc, url, http.timeout_s)
+    if problem:
+        return SitsError(f"Cannot reach {where}: {problem}", parameter)
+    return SitsError(
+        f"Cannot reach {where} ({_short(exc)}). Check the address, your network and proxy"
+        " settings.",
+        parameter,
+    )
+
+
 def open_catalogue(
     catalogue: Catalogue,
     headers: Mapping[str, str] | None = None,
@@ -203,17 +219,9 @@ def open_catalogue(
                 " wrong or has expired.",
                 "AUTHCFG",
             ) from None
-        raise SitsError(
-            f"Cannot reach {where} ({_short(exc)}). Check the address, your network"
-            " and proxy settings.",
-            parameter,
-        ) from None
+        raise unreachable(where, exc, catalogue.url, http, parameter) from None
     except requests.RequestException as exc:
-        raise SitsError(
-            f"Cannot reach {where} ({_short(exc)}). Check the address, your network"
-            " and proxy settings.",
-            parameter,
-        ) from None
+        raise unreachable(where, exc, catalogue.url, http, parameter) from None
     except (json.JSONDecodeError, ValueError) as exc:
         raise SitsError(
             f"{where} did not answer with valid STAC JSON ({_short(exc)}). Check that"

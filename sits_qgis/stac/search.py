@@ -20,9 +20,11 @@ from typing import Any
 
 from ..errors import Cancelled, SitsError
 from ..redact import scrubbed
+from ..wording import plural
 from .bands import AssetBand, asset_bands
 from .catalogues import Catalogue
 from .client import DEFAULT_HTTP, HttpSettings, RequestCounter, open_catalogue
+from .network import network_problem
 
 #: Size of the cells feature envelopes are snapped to before they are merged into the
 #: search geometry: keeps the request small for layers of many points.
@@ -68,8 +70,10 @@ class SearchResult:
     def summary(self) -> str:
         """One line for the log: items, searches and pages, and where clouds were filtered."""
         return (
-            f"{len(self.items)} items from {self.api_requests.searches()} search"
-            f" ({self.api_requests.count('/search')} pages); cloud filter: {self.cloud_filter}."
+            f"{plural(len(self.items), 'item')} from"
+            f" {plural(self.api_requests.searches(), 'search')}"
+            f" ({plural(self.api_requests.count('/search'), 'page')});"
+            f" cloud filter: {self.cloud_filter}."
         )
 
     def rejection_note(self) -> str | None:
@@ -79,8 +83,9 @@ class SearchResult:
         shown = "; ".join(self.rejected[:5])
         more = f"; and {len(self.rejected) - 5} more" if len(self.rejected) > 5 else ""
         return (
-            f"{len(self.rejected)} item(s) of the catalogue were left out because they cannot"
-            f" be used: {shown}{more}."
+            f"{plural(len(self.rejected), 'item')} of the catalogue"
+            f" {'was' if len(self.rejected) == 1 else 'were'} left out because"
+            f" {'it cannot' if len(self.rejected) == 1 else 'they cannot'} be used: {shown}{more}."
         )
 
 
@@ -172,11 +177,20 @@ def _cloud_arguments(client: Any, max_cloud: float) -> tuple[dict[str, Any], str
     return {}, "client"
 
 
-def get_collection(client: Any, collection: str) -> dict[str, Any]:
-    """The collection's JSON, or a message listing the collections that exist."""
+def get_collection(client: Any, request: SearchRequest) -> dict[str, Any]:
+    """The collection's JSON, or a message listing the collections that exist (or
+    saying that the catalogue stopped answering)."""
+    collection = request.collection
     try:
         return client.get_collection(collection).to_dict()
-    except Exception:
+    except Exception as exc:
+        problem = network_problem(exc, request.catalogue.url, request.http.timeout_s)
+        if problem:
+            raise SitsError(
+                f"The collection {collection} of {request.catalogue.shown} cannot be read:"
+                f" {problem}",
+                "STAC_URL",
+            ) from None
         try:
             names = sorted(c.id for c in client.get_collections())
         except Exception:
@@ -216,8 +230,9 @@ def _pages(found: Any, request: SearchRequest, is_cancelled: IsCancelled | None)
         raw.extend(new)
         if pages >= MAX_PAGES or len(raw) > MAX_ITEMS:
             raise SitsError(
-                f"The search at {request.catalogue.shown} was stopped after {pages:,} pages and"
-                f" {len(raw):,} items (at most {MAX_PAGES:,} pages and {MAX_ITEMS:,} items):"
+                f"The search at {request.catalogue.shown} was stopped after"
+                f" {plural(pages, 'page')} and {plural(len(raw), 'item')} (at most"
+                f" {MAX_PAGES:,} pages and {MAX_ITEMS:,} items):"
                 " narrow it with a shorter date range (START_DATE, END_DATE), fewer or closer"
                 " features (INPUT), or a lower MAX_CLOUD.",
                 "STAC_URL",
@@ -233,7 +248,7 @@ def search(request: SearchRequest, is_cancelled: IsCancelled | None = None) -> S
 
     counter = RequestCounter()
     client = open_catalogue(request.catalogue, request.headers, counter=counter, http=request.http)
-    collection = get_collection(client, request.collection)
+    collection = get_collection(client, request)
     first, last = date_range(request.start, request.end)
     extra, cloud_filter = _cloud_arguments(client, request.max_cloud)
     try:
@@ -248,9 +263,10 @@ def search(request: SearchRequest, is_cancelled: IsCancelled | None = None) -> S
     except (SitsError, Cancelled):
         raise
     except Exception as exc:
+        why = network_problem(exc, request.catalogue.url, request.http.timeout_s)
         raise SitsError(
             f"The search at {request.catalogue.shown} failed:"
-            f" {scrubbed(f'{type(exc).__name__}: {exc}')}",
+            f" {why or scrubbed(f'{type(exc).__name__}: {exc}')}",
             "STAC_URL",
         ) from None
     rejected, usable = [], []

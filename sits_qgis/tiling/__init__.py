@@ -19,8 +19,8 @@ _EXPORTS = {
     "map_collect": "collect",
     "raster_statistics": "statistics",
     "RasterStatistics": "statistics",
-    "TileWindow": "grid",
-    "tile_grid": "grid",
+    "TileWindow": "tiles",
+    "tile_grid": "tiles",
 }
 
 __all__ = sorted(_EXPORTS)

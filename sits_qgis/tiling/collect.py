@@ -16,9 +16,10 @@ import numpy as np
 
 from ..backend import Backend
 from ..backend.runner import IsCancelled
-from .engine import Progress, run_tiles
-from .grid import TileWindow, tile_grid
+from ..progress import Progress
+from .engine import run_tiles
 from .reader import check_bands, raster_info, read_tile
+from .tiles import TileWindow, tile_grid
 
 
 def apply_to_tile(

@@ -13,14 +13,14 @@ from typing import Any
 from ..backend import Backend, BackendConfig, Task, get_backend
 from ..backend.runner import IsCancelled, describe_exception
 from ..errors import WorkItemError
-from .grid import TileWindow, group_tiles
+from ..progress import Progress, percent
+from ..wording import plural
 from .reader import close_datasets
+from .tiles import TileWindow, group_tiles
 
 #: Pixels per task: about 16 MiB of float32, a few tenths of a second of work, so that
 #: dask's per-task cost (milliseconds) stays a small fraction.
 PIXELS_PER_TASK = 1 << 22
-
-Progress = Callable[[float], None]
 
 
 def run_group(
@@ -59,14 +59,14 @@ def run_tiles(
 ) -> Iterator[tuple[TileWindow, Any]]:
     """Yield ``(tile, per_tile(tile, *args, **kwargs))`` as tiles finish.
 
-    ``progress`` receives the fraction (0 to 1) of tiles done.
+    ``progress`` receives the percent of tiles done (``sits_qgis.progress``).
     """
     backend = resolve_backend(backend)
     kwargs = dict(kwargs or {})
     groups = group_tiles(tiles, PIXELS_PER_TASK, min_tasks=4 * backend.config.workers)
     tasks = (
         Task(
-            label=f"{group[0].label} (and {len(group) - 1} more tiles)"
+            label=f"{group[0].label} (and {plural(len(group) - 1, 'more tile')})"
             if len(group) > 1
             else group[0].label,
             func=run_group,
@@ -80,4 +80,4 @@ def run_tiles(
         yield from zip(group, results)
         done += len(group)
         if progress is not None:
-            progress(done / len(tiles))
+            progress(percent(done, len(tiles)))

@@ -11,11 +11,11 @@ import numpy as np
 from ..backend import Backend
 from ..backend.runner import IsCancelled
 from ..errors import SitsError
-from .engine import Progress
+from ..progress import Progress
 from .filters import Filter, apply_filter, default_nodata, output_dtype, radius
-from .grid import check_chunk_size
 from .reader import check_bands, raster_info
 from .save import map_overlap_save
+from .tiles import check_chunk_size
 
 
 def check_filter(kind: Filter, size: int, sigma: float | None) -> None:

@@ -16,7 +16,8 @@ import rasterio
 from rasterio.windows import Window
 
 from ..errors import SitsError
-from .grid import TileWindow
+from ..wording import plural
+from .tiles import TileWindow
 
 #: GDAL's block cache per worker, in MiB. GDAL's default (5% of the machine's memory per
 #: process) would let every worker keep a gigabyte of blocks that are read only once.
@@ -67,8 +68,8 @@ def check_bands(info: RasterInfo, bands: Sequence[int]) -> None:
     for band in bands:
         if not 1 <= band <= info.count:
             raise SitsError(
-                f"Band {band} does not exist: the raster has {info.count} band(s),"
-                f" numbered 1 to {info.count}.",
+                f"Band {band} does not exist: the raster has {plural(info.count, 'band')}"
+                + (", band 1." if info.count == 1 else f", numbered 1 to {info.count}."),
                 parameter="BAND",
             )
         dtype = info.dtypes[band - 1]

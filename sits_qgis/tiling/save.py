@@ -33,9 +33,10 @@ from ..backend import Backend
 from ..backend.runner import IsCancelled
 from ..errors import SitsError
 from ..partials import partial_name, remove_stale_partials
-from .engine import Progress, run_tiles
-from .grid import TileWindow, tile_grid
+from ..progress import Progress
+from .engine import run_tiles
 from .reader import GDAL_CACHE_MIB, RasterInfo, check_bands, raster_info, read_tile
+from .tiles import TileWindow, tile_grid
 
 #: Output block size in pixels (GeoTIFF blocks must be multiples of 16); tile edges are
 #: placed on block edges so that every block is written once, whole.

@@ -28,9 +28,9 @@ import numpy as np
 
 from ..backend import Backend
 from ..backend.runner import IsCancelled
+from ..progress import Progress
 from .brackets import Plan, Request, answer, exact_in_float64, sample_stride
-from .engine import Progress, resolve_backend, run_tiles
-from .grid import TileWindow, tile_grid
+from .engine import resolve_backend, run_tiles
 from .quantiles import (
     Query,
     Selector,
@@ -43,6 +43,7 @@ from .quantiles import (
     quantile_ranks,
 )
 from .reader import RasterInfo, check_bands, raster_info, read_valid_values
+from .tiles import TileWindow, tile_grid
 
 NMAD_FACTOR = 1.4826
 #: The percentiles the statistics need: quartiles for the IQR, and P90.
@@ -230,8 +231,8 @@ class _Run:
     is_cancelled: IsCancelled | None
     passes: int = 0
 
-    def report(self) -> Callable[[float], None] | None:
-        """Progress of the current pass, as a percentage of the whole run.
+    def report(self) -> Progress | None:
+        """The current pass's progress (percent of its tiles) as percent of the whole run.
 
         The number of passes is known only as they go (usually 2), so the first pass gets
         the first 40% and each later pass half of what remains; the run ends at 100%.
@@ -243,7 +244,7 @@ class _Run:
             start += FIRST_PASS_SHARE if start == 0.0 else (1.0 - start) / 2
         width = FIRST_PASS_SHARE if start == 0.0 else (1.0 - start) / 2
         outer = self.progress
-        return lambda fraction: outer(100.0 * (start + width * fraction))
+        return lambda done: outer(100.0 * start + width * done)
 
     def run(self, per_tile: Callable[..., Any], *args: Any) -> list[Any]:
         report = self.report()

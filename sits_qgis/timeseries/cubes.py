@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from ..partials import partial_name
+from ..wording import plural
 from .load import FeatureJob, LoadedImages, outcomes_of_batch
 from .problems import FeatureProblem, problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
-from .table import STATUS_ERROR, STATUS_NO_DATA, STATUS_OK
+from .status import STATUS_ERROR, STATUS_NO_DATA, STATUS_OK
 
 LABEL_NODATA = -1
 
@@ -119,7 +120,10 @@ def cube_dataset(job: FeatureJob, series: CleanSeries, spec: SeriesSpec, cube: C
         coords={
             "time": (
                 "time",
-                series.times.astype("datetime64[ns]"),
+                # to the second, as the table dates its rows: the Temporal Controller
+                # then steps a series layer and the cubes on the same instants (a cube
+                # dated 10:46:19.024 drew nothing on a frame starting at 10:46:19)
+                series.times.astype("datetime64[s]").astype("datetime64[ns]"),
                 {"standard_name": "time", "axis": "T"},
             ),
             "y": y,
@@ -158,8 +162,8 @@ def write_netcdf(dataset: Any, path: str) -> None:
     for name, variable in dataset.data_vars.items():
         if variable.dtype.kind == "f":
             encoding[name]["_FillValue"] = np.float32(np.nan)
-    # seconds (float, so sub-second times stay exact): QGIS's mesh reader (MDAL), which
-    # opens a cube as a temporal layer, misreads times given in milliseconds
+    # seconds: QGIS's mesh reader (MDAL), which opens a cube as a temporal layer,
+    # misreads times given in milliseconds
     encoding["time"] = {
         "units": "seconds since 1970-01-01 00:00:00",
         "calendar": "standard",
@@ -220,7 +224,7 @@ def _write_cube(
         shape=tuple(job.target.geobox.shape),
         items=sorted({i for ids in series.item_ids for i in ids}),
         message=(
-            f"{len(unread)} date(s) left out because a file could not be read; the first:"
+            f"{plural(len(unread), 'date')} left out because a file could not be read; the first:"
             f" {unread[0]}"
             if unread
             else ""

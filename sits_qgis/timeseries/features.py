@@ -85,16 +85,30 @@ def place_features(layer: FeatureLayer) -> list[PlacedFeature]:
             reason = shapely.is_valid_reason(geometry)
             placed.append(PlacedFeature(feature, None, f"invalid geometry ({reason})"))
             continue
-        wgs84 = shapely.transform(geometry, lambda xy: _transform(to_wgs84, xy))
+        wgs84 = shapely.transform(geometry, lambda xy: transform_xy(to_wgs84, xy))
         placed.append(PlacedFeature(feature, wgs84))
     return placed
 
 
-def _transform(transformer: Any, xy: Any) -> Any:
+def transform_xy(transformer: Any, xy: Any) -> Any:
+    """Coordinates ``xy`` (n, 2), as shapely hands them, through a pyproj transformer."""
     import numpy as np
 
-    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    x, y = transform_arrays(transformer, xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
+
+
+def transform_arrays(transformer: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """``transformer.transform(x, y)`` for arrays of any size. pyproj tries an array as a
+    scalar first (``float(array)``), which numpy deprecates for arrays of one element (a
+    point): those go as plain floats, and come back in their array's shape."""
+    import numpy as np
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size != 1:
+        return transformer.transform(x, y)
+    tx, ty = transformer.transform(float(x.flat[0]), float(y.flat[0]))
+    return np.full(x.shape, tx), np.full(y.shape, ty)
 
 
 def duplicate_ids(features: Iterable[Feature]) -> list[str]:

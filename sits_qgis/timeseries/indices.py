@@ -80,8 +80,8 @@ def plan_indices(
                 feeds[symbol] = key
         if missing:
             raise SitsError(
-                f"Index {index.short_name} needs band(s) {', '.join(missing)}, which the"
-                " collection does not have.",
+                f"Index {index.short_name} needs {'the band' if len(missing) == 1 else 'the bands'}"
+                f" {', '.join(missing)}, which the collection does not have.",
                 "INDICES",
             )
         plans.append(IndexPlan(index.short_name, feeds, constants))

@@ -32,7 +32,7 @@ import numpy as np
 
 from .access import Access, gdal_path, shown
 from .blockcache import BlockCache, cache_for
-from .grid import Target, asset_crs, zone_pixels
+from .pixel_grid import Target, asset_crs, zone_pixels
 from .problems import FeatureProblem, problem_message
 from .remotefile import CachedOpener, FetchError
 from .resample import GridKey, grid_key, pixel_map
@@ -535,7 +535,7 @@ def _missing(values: np.ndarray, nodata: float) -> np.ndarray:
 def load_features(jobs: Sequence[FeatureJob], rule: MaskRule | None = None) -> list[LoadedImages]:
     """Every asset of the jobs' items on each job's grid, one image per solar day.
 
-    The jobs share their items (``extract.batches`` groups them so): each file is
+    The jobs share their items (``planning.batches`` groups them so): each file is
     opened once for all of them, which is what makes many points in one tile cheap.
     With a ``rule``, the mask band is read first and the other bands only for the jobs
     that keep the date (cloudy dates cost one file, not five; a job's cloudy date costs

@@ -28,11 +28,21 @@ class GapFill(enum.IntEnum):
     NEAREST = 2
 
 
-class CubeMode(enum.IntEnum):
-    """SITS's two cube geometries (the MODE enum's order)."""
+class CubeMode(str, enum.Enum):
+    """SITS's two cube geometries, valued as the cubes' file names and provenance say
+    them (``choices.CUBE_MODES`` lists them in the MODE parameter's order)."""
 
-    IMAGE = 0
-    PATCH = 1
+    IMAGE = "image"
+    PATCH = "patch"
+
+
+class TableKind(str, enum.Enum):
+    """What a table's rows hold: a point's ``pixel`` values, or an ``area``'s zonal
+    statistics (columns ``<name>_<statistic>``). Valued as their words, like CubeMode,
+    since both are kinds of read target (``pixel_grid.Target``)."""
+
+    PIXEL = "pixel"
+    AREA = "area"
 
 
 class Statistic(enum.IntEnum):

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .features import transform_arrays
+
 #: A grid as a hashable key: (CRS as WKT, affine coefficients a, b, c, d, e, f, (rows, cols)).
 GridKey = tuple[str, tuple[float, ...], tuple[int, int]]
 
@@ -98,7 +100,7 @@ def _compute_map(target: GridKey, source: GridKey) -> PixelMap:
     x, y = _apply(Affine(*target_affine), cols, rows)
     transformer = _transformer(target_wkt, source_wkt)
     if transformer is not None:
-        x, y = transformer.transform(x, y)
+        x, y = transform_arrays(transformer, x, y)
     source_col, source_row = _apply(~Affine(*source_affine), x, y)
     with np.errstate(invalid="ignore"):  # points PROJ cannot transform are inf/NaN
         source_col, source_row = np.floor(source_col), np.floor(source_row)

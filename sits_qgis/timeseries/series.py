@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from .gapfill import fill_gaps
-from .grid import zone_pixels
 from .indices import IndexPlan, compute_index
 from .load import FeatureJob, LoadedImages, MaskRule
 from .options import GapFill
+from .pixel_grid import zone_pixels
 
 #: Digital numbers added to Sentinel-2 L2A reflectances from processing baseline 04.00
 #: (25 January 2022) on; harmonising subtracts it to continue older series.

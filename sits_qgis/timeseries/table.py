@@ -15,15 +15,10 @@ from typing import Any
 import numpy as np
 
 from .load import FeatureJob, LoadedImages, outcomes_of_batch
-from .options import Statistic, TableOptions
+from .options import Statistic, TableKind, TableOptions
 from .problems import problem_message
 from .series import CleanSeries, SeriesSpec, clean_series
-
-STATUS_OK = "ok"
-STATUS_MASKED = "masked"
-STATUS_FILLED = "filled"
-STATUS_NO_DATA = "no data"
-STATUS_ERROR = "error"
+from .status import STATUS_ERROR, STATUS_FILLED, STATUS_MASKED, STATUS_NO_DATA, STATUS_OK
 
 
 @dataclass
@@ -36,9 +31,9 @@ class FeatureOutcome:
     message: str = ""
 
 
-def column_names(spec: SeriesSpec, options: TableOptions, kind: str) -> list[str]:
+def column_names(spec: SeriesSpec, options: TableOptions, kind: TableKind) -> list[str]:
     """Value columns: ``<name>`` for point pixels, ``<name>_<statistic>`` for areas."""
-    if kind == "pixel":
+    if kind is TableKind.PIXEL:
         return spec.variable_names
     return [f"{name}_{s.label}" for name in spec.variable_names for s in options.statistics]
 
@@ -59,10 +54,10 @@ def _statistic(values: np.ndarray, statistic: Statistic) -> np.ndarray:
         return function(values.astype(np.float64), axis=-1)
 
 
-def _columns(series: CleanSeries, options: TableOptions, kind: str) -> dict[str, np.ndarray]:
+def _columns(series: CleanSeries, options: TableOptions, kind: TableKind) -> dict[str, np.ndarray]:
     columns = {}
     for name, values in series.variables.items():
-        if kind == "pixel":
+        if kind is TableKind.PIXEL:
             columns[name] = values[:, 0, 0].astype(np.float64)
             continue
         inside = values[:, series.zone]
@@ -77,7 +72,7 @@ def iso_time(value: np.datetime64) -> str:
 
 
 def series_rows(
-    feature_id: str, series: CleanSeries, options: TableOptions, kind: str
+    feature_id: str, series: CleanSeries, options: TableOptions, kind: TableKind
 ) -> list[dict[str, Any]]:
     """The rows of one feature, one per date, NaN as ``None``."""
     columns = _columns(series, options, kind)

@@ -1,29 +1,25 @@
-"""A whole time-series run: check the request, search once, plan every feature, run
-the features as tasks on the backend and hand their outcomes back as they finish.
+"""The planning half of a time-series run: check the request, search once, decide
+each feature's items and read target, and group the features into tasks.
 
-The main process only searches and plans (small, fast); reading and computing happen
-in the workers. Features covered by the same images go to the same task (up to
-``BATCH_FEATURES``, or ``BATCH_POINTS`` points), which opens each file once for all of
-them: a thousand points in one Sentinel-2 tile cost about as many file openings as one
-point. A feature's own problem (no geometry, no image, an unreadable file) becomes its
-status and the others go on.
+The main process only searches and plans (small, fast); ``running`` hands the tasks
+to the workers, which read and compute. Features covered by the same images go to the
+same task (up to ``BATCH_FEATURES``, or ``BATCH_POINTS`` points), which opens each file
+once for all of them: a thousand points in one Sentinel-2 tile cost about as many file
+openings as one point. A feature's own problem (no geometry, no image, an unreadable
+file) becomes its status and the others go on.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..backend import Backend, Task
 from ..choices import AUTO_MASK_BAND
 from ..errors import SitsError
-from ..partials import remove_stale_partials
 from ..profiles import CollectionProfile
 from ..stac import (
     AssetBand,
@@ -35,35 +31,28 @@ from ..stac import (
     resolve_catalogue,
     search,
 )
+from ..wording import plural
 from .access import Access
 from .blockcache import usable as usable_cache
-from .cubes import CubeJob, CubeOutcome, write_cubes
 from .defaults import band_aliases, choose_mask, conversion, guessed_note, with_documented_nodata
-from .features import FeatureLayer, PlacedFeature, duplicate_ids, place_features, unique_names
-from .grid import (
+from .features import FeatureLayer, PlacedFeature, duplicate_ids, place_features
+from .indices import catalogue_name, plan_indices
+from .load import FeatureJob, file_header
+from .options import CubeMode, CubeOptions, SeriesOptions, TableKind
+from .pixel_grid import (
     Target,
     area_target,
     check_buffer_crs,
     check_crs,
     chosen_grid,
-    envelope_geobox,
+    image_target,
     patch_target,
     pixel_target,
     to_grid_crs,
 )
-from .indices import catalogue_name, plan_indices
-from .load import READER_MODULE, FeatureJob, file_header
-from .options import CubeMode, CubeOptions, SeriesOptions, TableOptions
 from .problems import FeatureProblem
 from .series import SeriesSpec, assets_to_load
-from .table import (
-    STATUS_ERROR,
-    STATUS_NO_DATA,
-    FeatureOutcome,
-    column_names,
-    extract_features,
-    problem_row,
-)
+from .status import STATUS_ERROR, STATUS_NO_DATA
 
 #: Metres per degree of latitude, to grow EPSG:4326 envelopes by a buffer in metres.
 METRES_PER_DEGREE = 111_320.0
@@ -86,18 +75,9 @@ BATCH_PIXELS = 2**18
 #: busy without other tasks.
 BATCH_POINTS = 4096
 
-#: What the workers' table and cube tasks import, for ``Backend.start_soon`` to import
-#: while the catalogue is searched (about a second per worker, paid by the first task
-#: otherwise; xarray imports dask.array when it makes its first array).
-TABLE_WORKER_IMPORTS = (
-    "pandas", "pyproj", READER_MODULE, "odc.geo.geobox", f"{__package__}.table",
-)  # fmt: skip
-CUBE_WORKER_IMPORTS = (
-    *TABLE_WORKER_IMPORTS, "xarray", "dask.array", "netCDF4", f"{__package__}.cubes",
-)  # fmt: skip
-
-Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
+#: A feature's read target from its grid and its geometry in the grid's CRS.
+TargetFor = Callable[[Any, Any], Target]
 
 
 @dataclass
@@ -196,17 +176,12 @@ def build_spec(
     )
 
 
-def credential_hosts(catalogue: Catalogue, options: SeriesOptions) -> frozenset[str]:
+def credential_hosts(catalogue: Catalogue, users: Iterable[str]) -> frozenset[str]:
     """The hosts that get AUTHCFG's headers: the catalogue's, its profile's data hosts
-    (NASA's LP DAAC serves its files from another host), and the user's."""
+    (NASA's LP DAAC serves its files from another host), and the ``users``' own."""
     own = urlsplit(catalogue.url).netloc.lower()
     listed = catalogue.profile.credential_hosts
-    return frozenset(
-        h.strip().lower() for h in (own, *listed, *options.credential_hosts) if h.strip()
-    )
-
-
-TargetFor = Callable[[Any, Any], Target]
+    return frozenset(h.strip().lower() for h in (own, *listed, *users) if h.strip())
 
 
 def run_notes(options: SeriesOptions) -> list[str]:
@@ -228,7 +203,7 @@ def nothing_found(options: SeriesOptions, features: int, rejected: str | None) -
     check = "START_DATE and END_DATE" + (", MAX_CLOUD" if cloud else "")
     return SitsError(
         f"No image of '{options.collection}' between {options.start} and {options.end}"
-        f"{cloud} covers any of the {features} feature(s). Check {check}, and that INPUT"
+        f"{cloud} covers any of the {plural(features, 'feature')}. Check {check}, and that INPUT"
         " lies where the collection has images (a layer whose CRS is set wrong lies"
         " elsewhere)." + (f" {rejected}" if rejected else "")
     )
@@ -301,7 +276,7 @@ def plan_run(
         requester_pays=bool(profile and profile.requester_pays),
         account=catalogue.profile.account,
         s3_endpoint=dict(catalogue.profile.s3_endpoint),
-        credential_hosts=credential_hosts(catalogue, options),
+        credential_hosts=credential_hosts(catalogue, options.credential_hosts),
         local_files=options.local_files,
         cache=cache,
     )
@@ -369,22 +344,18 @@ def batch_label(batch: Sequence[FeatureJob]) -> str:
     return f"{len(batch)} features ('{batch[0].feature_id}' to '{batch[-1].feature_id}')"
 
 
-def table_target(options: TableOptions) -> TargetFor:
+def table_target(grid: Any, geometry: Any) -> Target:
     """Point pixel for points without buffer; pixels whose centres are inside otherwise."""
-
-    def target_for(grid: Any, geometry: Any) -> Target:
-        if geometry.geom_type == "Point":
-            return pixel_target(grid, geometry)
-        if geometry.geom_type == "MultiPoint":
-            if len(geometry.geoms) == 1:
-                return pixel_target(grid, geometry.geoms[0])
-            raise ValueError(
-                f"a multi-point of {len(geometry.geoms)} points: split it into single"
-                " points (Multipart to singleparts) or give a BUFFER"
-            )
-        return area_target(grid, geometry)
-
-    return target_for
+    if geometry.geom_type == "Point":
+        return pixel_target(grid, geometry)
+    if geometry.geom_type == "MultiPoint":
+        if len(geometry.geoms) == 1:
+            return pixel_target(grid, geometry.geoms[0])
+        raise ValueError(
+            f"a multi-point of {len(geometry.geoms)} points: split it into single"
+            " points (Multipart to singleparts) or give a BUFFER"
+        )
+    return area_target(grid, geometry)
 
 
 def cube_target(options: CubeOptions) -> TargetFor:
@@ -393,169 +364,12 @@ def cube_target(options: CubeOptions) -> TargetFor:
     def target_for(grid: Any, geometry: Any) -> Target:
         if options.mode is CubeMode.PATCH:
             return patch_target(grid, geometry, options.patch_x, options.patch_y)
-        return Target("image", envelope_geobox(grid, geometry))
+        return image_target(grid, geometry)
 
     return target_for
 
 
-def table_kind(layer_is_points: bool, buffer: float) -> str:
-    """``pixel`` (values) for points without buffer, ``area`` (statistics) otherwise."""
-    return "pixel" if layer_is_points and buffer <= 0 else "area"
-
-
-def table_columns(plan: RunPlan, options: TableOptions, kind: str) -> list[str]:
-    """The value columns of the output table, known before running."""
-    return column_names(plan.spec, options, kind)
-
-
-def run_table(
-    plan: RunPlan,
-    options: TableOptions,
-    backend: Backend,
-    is_cancelled: IsCancelled | None = None,
-) -> Iterator[FeatureOutcome]:
-    """Outcomes of every feature: problems first, then results as workers finish."""
-    for planned in plan.features:
-        if planned.problem:
-            yield FeatureOutcome(
-                planned.feature_id, status=planned.problem[0], message=planned.problem[1]
-            )
-    tasks = (
-        Task(batch_label(batch), extract_features, (batch, plan.spec, options))
-        for batch in batches(plan.jobs)
-    )
-    for _, outcomes in backend.run(tasks, is_cancelled):
-        yield from outcomes
-
-
-def outcome_rows(outcome: FeatureOutcome, columns: Sequence[str]) -> list[dict[str, Any]]:
-    """The rows of an outcome, or its one status row when it has none."""
-    if outcome.rows:
-        return outcome.rows
-    return [problem_row(outcome.feature_id, columns, outcome.status, outcome.message)]
-
-
-def cube_file_names(plan: RunPlan, options: CubeOptions) -> dict[str, str]:
-    """``fid-<safe id>_<mode>_<start>_<end>.nc`` per feature, unique and safe."""
-    names = unique_names(p.feature_id for p in plan.features)
-    mode = options.mode.name.lower()
-    span = f"{plan.options.start:%Y%m%d}_{plan.options.end:%Y%m%d}"
-    return {fid: f"fid-{name}_{mode}_{span}.nc" for fid, name in names.items()}
-
-
-def run_cubes(
-    plan: RunPlan,
-    options: CubeOptions,
-    backend: Backend,
-    labels: dict[str, float] | None = None,
-    is_cancelled: IsCancelled | None = None,
-    resume: bool = False,
-) -> Iterator[CubeOutcome]:
-    """Write every feature's cube; outcomes as workers finish (problems first). With
-    ``resume``, a feature whose cube is in the folder, written with the same parameters,
-    keeps it (a cube there is complete: it is renamed into place only when written);
-    one written with other parameters stops the run, saying which differ."""
-    folder = Path(options.folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SitsError(
-            f"Cannot create the output folder {folder}: {exc}", "OUTPUT_FOLDER"
-        ) from None
-    remove_stale_partials(folder)  # cubes a killed run left half-written
-    names = cube_file_names(plan, options)
-    provenance = plan.options.provenance() | {
-        "cube_mode": options.mode.name.lower(),
-        "patch_x": options.patch_x,
-        "patch_y": options.patch_y,
-        "buffer": options.buffer,
-        "label_field": options.label_field,
-    }
-    kept = _kept_cubes(plan, folder, names, provenance) if resume else {}
-    yield from kept.values()
-    for planned in plan.features:
-        if planned.problem:
-            yield CubeOutcome(
-                planned.feature_id, status=planned.problem[0], message=planned.problem[1]
-            )
-    shapes = LabelShapes(plan, labels or {})
-
-    def cube_job(job: FeatureJob) -> CubeJob:
-        return CubeJob(
-            str(folder / names[job.feature_id]),
-            provenance | {"feature_id": job.feature_id},
-            shapes.touching(job),
-        )
-
-    tasks = (
-        Task(batch_label(batch), write_cubes, (batch, plan.spec, [cube_job(j) for j in batch]))
-        for batch in batches([job for job in plan.jobs if job.feature_id not in kept])
-    )
-    for _, outcomes in backend.run(tasks, is_cancelled):
-        yield from outcomes
-
-
-def _kept_cubes(
-    plan: RunPlan, folder: Path, names: dict[str, str], provenance: dict[str, Any]
-) -> dict[str, CubeOutcome]:
-    """The cubes an interrupted run finished with these parameters, by feature id."""
-    import netCDF4
-
-    kept = {}
-    for job in plan.jobs:
-        path = folder / names[job.feature_id]
-        if not path.is_file():
-            continue
-        try:
-            with netCDF4.Dataset(path) as cube:
-                recorded = json.loads(cube.getncattr("parameters"))
-                dates, height, width = (len(cube.dimensions[d]) for d in ("time", "y", "x"))
-        except (OSError, KeyError, AttributeError, ValueError):
-            continue  # not one of ours, or unreadable: written again
-        expected = provenance | {"feature_id": job.feature_id}
-        differ = sorted(
-            k for k in recorded.keys() | expected.keys() if recorded.get(k) != expected.get(k)
-        )
-        if differ:
-            raise SitsError(
-                f"the cube {path.name} in the output folder was written with other parameters"
-                f" ({', '.join(k.upper() for k in differ)} differ): run with the same ones, or"
-                " without RESUME to write every cube again.",
-                "RESUME",
-            )
-        kept[job.feature_id] = CubeOutcome(
-            job.feature_id, str(path), message="kept: written before, with the same parameters",
-            dates=dates, shape=(height, width),
-        )  # fmt: skip
-    return kept
-
-
-class LabelShapes:
-    """The labelled features' EPSG:4326 geometries with their class values, indexed so
-    that finding those that touch a cube is a tree query, not a pass over all of them."""
-
-    def __init__(self, plan: RunPlan, labels: dict[str, float]) -> None:
-        from shapely.strtree import STRtree
-
-        self.shapes = [
-            (p.geometry, labels[p.feature_id])
-            for p in plan.features
-            if p.geometry is not None and labels.get(p.feature_id) is not None
-        ]
-        self.tree = STRtree([geometry for geometry, _ in self.shapes])
-
-    def touching(self, job: FeatureJob) -> tuple[tuple[bytes, float], ...]:
-        """The labelled geometries that touch the job's cube, in the cube's CRS (WKB)."""
-        if not self.shapes:
-            return ()
-        import shapely
-
-        from .grid import Grid
-
-        geobox = job.target.geobox
-        grid = Grid(str(geobox.crs), abs(geobox.affine.a))
-        extent = shapely.geometry.box(*geobox.extent.to_crs("EPSG:4326").boundingbox)
-        return tuple(
-            (shapely.to_wkb(to_grid_crs(self.shapes[n][0], grid)), self.shapes[n][1])
-            for n in sorted(self.tree.query(extent, predicate="intersects"))
-        )
+def table_kind(layer_is_points: bool, buffer: float) -> TableKind:
+    """Pixel values for points without buffer, zonal statistics otherwise: what every
+    feature of the layer gets, so that the table's columns are known before running."""
+    return TableKind.PIXEL if layer_is_points and buffer <= 0 else TableKind.AREA

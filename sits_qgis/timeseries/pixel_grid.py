@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import SitsError
+from .options import CubeMode, TableKind
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Target:
     means every pixel of the geobox.
     """
 
-    kind: str
+    kind: TableKind | CubeMode
     geobox: Any
     zone_wkb: bytes | None = None
 
@@ -191,16 +192,12 @@ def _to_crs(crs: str) -> Any:
 
 def to_grid_crs(geometry: Any, grid: Grid) -> Any:
     """A shapely geometry from EPSG:4326 to the grid's CRS."""
-    import numpy as np
     import shapely
 
+    from .features import transform_xy
+
     transformer = _to_crs(grid.crs)
-
-    def move(xy: Any) -> Any:
-        x, y = transformer.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geometry, move)
+    return shapely.transform(geometry, lambda xy: transform_xy(transformer, xy))
 
 
 def _geobox(grid: Grid, col0: int, row0: int, cols: int, rows: int) -> Any:
@@ -232,21 +229,27 @@ def envelope_geobox(grid: Grid, geometry: Any) -> Any:
 def pixel_target(grid: Grid, point: Any) -> Target:
     """The single pixel that contains the point."""
     col, row = _cell(grid, point.x, point.y)
-    return Target("pixel", _geobox(grid, math.floor(col), math.floor(row), 1, 1))
+    return Target(TableKind.PIXEL, _geobox(grid, math.floor(col), math.floor(row), 1, 1))
 
 
 def area_target(grid: Grid, area: Any) -> Target:
     """The pixels whose centres fall inside the area, within its envelope."""
     import shapely
 
-    return Target("area", envelope_geobox(grid, area), shapely.to_wkb(area))
+    return Target(TableKind.AREA, envelope_geobox(grid, area), shapely.to_wkb(area))
+
+
+def image_target(grid: Grid, geometry: Any) -> Target:
+    """Every pixel of the geometry's envelope (SITS's ``image``)."""
+    return Target(CubeMode.IMAGE, envelope_geobox(grid, geometry))
 
 
 def patch_target(grid: Grid, geometry: Any, cols: int, rows: int) -> Target:
     """Exactly ``cols`` x ``rows`` pixels centred on the envelope's centre (SITS's ``patch``)."""
     x0, y0, x1, y1 = geometry.bounds
     col, row = _cell(grid, (x0 + x1) / 2, (y0 + y1) / 2)
-    return Target("patch", _geobox(grid, round(col - cols / 2), round(row - rows / 2), cols, rows))
+    geobox = _geobox(grid, round(col - cols / 2), round(row - rows / 2), cols, rows)
+    return Target(CubeMode.PATCH, geobox)
 
 
 def check_buffer_crs(crs: str, buffer: float) -> None:
