@@ -64,3 +64,35 @@ def test_what_does_not_answer_is_said_in_the_users_terms(loaded_plugin) -> None:
     finally:
         dialog.close()
         shutdown_session()
+
+
+def test_the_menus_dialog_answers_its_buttons_clicks(loaded_plugin, sample_stac, qgis_iface):
+    """As a user does it: *Plugins > SITS > Test the connections…*, then a click on each
+    button. Both buttons used to be dead: the dialog was collected as soon as it opened."""
+    import gc
+
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtTest import QTest
+    from sits_plugin.ui.menu import PluginMenu
+
+    from processing_provider.engine import call
+
+    served, _ = sample_stac
+    settings = ({"mode": "processes", "workers": 1}, served.stac_urls["earth-search"], call)
+    menu = PluginMenu(qgis_iface, connection_settings=lambda: settings)
+    menu.add()
+    try:
+        menu.test_action.trigger()
+        gc.collect()  # what collected the dialog before it was kept
+        dialog = menu.test_dialog
+        assert dialog is not None and dialog.isVisible()
+        QTest.mouseClick(dialog.catalogue_button, Qt.MouseButton.LeftButton)
+        assert wait_until(lambda: finished(dialog.catalogue_result))
+        assert dialog.catalogue_result.text().endswith("answers, with item search.")
+        QTest.mouseClick(dialog.backend_button, Qt.MouseButton.LeftButton)
+        assert wait_until(lambda: finished(dialog.backend_result), 120)
+        assert dialog.backend_result.text().startswith("OK: 1 local worker")
+        dialog.close()
+    finally:
+        menu.remove()
+        shutdown_session()
