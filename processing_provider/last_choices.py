@@ -10,6 +10,8 @@ from typing import Any
 
 from qgis.core import QgsSettings
 
+from sits_qgis.redact import shown_url
+
 #: The dates the time-series algorithms propose (their defaults too).
 DEFAULT_START = "2023-01-01"
 DEFAULT_END = "2023-12-31"
@@ -29,11 +31,16 @@ PREFIX = "sits/last_series/"
 
 
 def remember(choices: dict[str, Any]) -> None:
-    """Keep these parameters' values (those of ``DEFAULTS``) as the last ones."""
+    """Keep these parameters' values (those of ``DEFAULTS``) as the last ones; a
+    catalogue address holding a password or token is not kept (QGIS's settings are a
+    plain file), and the default catalogue takes its place."""
     settings = QgsSettings()
     for name in DEFAULTS:
         if name in choices:
-            settings.setValue(PREFIX + name, str(choices[name]))
+            value = str(choices[name])
+            if name == "STAC_URL" and shown_url(value) != value:
+                value = ""
+            settings.setValue(PREFIX + name, value)
 
 
 def recall() -> dict[str, str]:

@@ -388,3 +388,18 @@ def test_a_click_starts_from_the_last_extractions_choices(loaded_plugin, sample_
         assert (choices["MASK_BAND"], choices["GAPFILL"]) == ("auto", "2")
     finally:
         dock.close()
+
+
+def test_a_catalogue_address_with_a_secret_is_not_kept_for_the_clicks(loaded_plugin) -> None:
+    """QGIS's settings are a plain file: an address with a password or a token in its
+    query is not written there (the clicks then use the default catalogue)."""
+    from qgis.core import QgsSettings
+    from sits_plugin.processing_provider.last_choices import PREFIX, recall, remember
+
+    remember({"STAC_URL": "https://user:s3cret@stac.example.org/v1", "BANDS": "red"})
+    assert recall()["STAC_URL"] == "" and recall()["BANDS"] == "red"
+    remember({"STAC_URL": "https://stac.example.org/v1?token=s3cret"})
+    assert "s3cret" not in str(QgsSettings().value(PREFIX + "STAC_URL"))
+    remember({"STAC_URL": "https://stac.example.org/v1"})
+    assert recall()["STAC_URL"] == "https://stac.example.org/v1"
+    QgsSettings().remove("sits/last_series")
