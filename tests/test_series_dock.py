@@ -396,7 +396,8 @@ def test_a_catalogue_address_with_a_secret_is_not_kept_for_the_clicks(loaded_plu
     from qgis.core import QgsSettings
     from sits_plugin.processing_provider.last_choices import PREFIX, recall, remember
 
-    remember({"STAC_URL": "https://user:s3cret@stac.example.org/v1", "BANDS": "red"})  # pragma: allowlist secret
+    with_password = "https://user:s3cret@stac.example.org/v1"  # pragma: allowlist secret
+    remember({"STAC_URL": with_password, "BANDS": "red"})
     assert recall()["STAC_URL"] == "" and recall()["BANDS"] == "red"
     remember({"STAC_URL": "https://stac.example.org/v1?token=s3cret"})
     assert "s3cret" not in str(QgsSettings().value(PREFIX + "STAC_URL"))
