@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
+    QgsCoordinateTransform,
     QgsFeature,
     QgsGeometry,
     QgsMapLayerProxyModel,
@@ -502,8 +503,6 @@ class SeriesDock(QgsDockWidget):
         """A marker where the user clicked, grey until its series is there."""
         if self.map_canvas is None:
             return None
-        from qgis.core import QgsCoordinateTransform
-
         to_map = QgsCoordinateTransform(
             WGS84, self.map_canvas.mapSettings().destinationCrs(), QgsProject.instance()
         )

@@ -36,13 +36,14 @@ def figure_height(values: int, series: int) -> float:
     return max(values, 1) * PLOT_HEIGHT_IN + rows * LEGEND_ROW_IN + 0.5
 
 
-def draw(figure: Any, series: list[FeatureSeries], columns: list[str]) -> list[Any]:
-    """Draw ``series`` for ``columns`` on an emptied ``figure``; the value plots."""
+def draw(figure: Any, series: list[FeatureSeries], columns: list[str]) -> None:
+    """Draw ``series`` for ``columns`` on an emptied ``figure``: the legend's row, then
+    one plot per value."""
     from matplotlib.lines import Line2D
 
     figure.clear()
     if not columns:
-        return []
+        return
     legend_rows = math.ceil((len(series) + 3) / LEGEND_COLUMNS)
     grid = figure.add_gridspec(
         len(columns) + 1, 1,
@@ -70,7 +71,6 @@ def draw(figure: Any, series: list[FeatureSeries], columns: list[str]) -> list[A
         key.legend(handles=handles, loc="center", ncol=LEGEND_COLUMNS, fontsize="small",
                    frameon=False)  # fmt: skip
         figure.autofmt_xdate()
-    return plots
 
 
 def _draw_one(axes: Any, one: FeatureSeries, column: str, colour: str) -> None:
